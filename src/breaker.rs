@@ -1,0 +1,422 @@
+//! [`CircuitBreaker`]: the atomic word, the compare-exchange loops that apply the rules of
+//! [`crate::word`], and the reading API.
+
+use core::fmt;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+use crate::classify::{AnyError, Classify, Outcome};
+use crate::clock::TimeSource;
+use crate::config::{Builder, Config};
+use crate::error::{Error, Name, OpenError};
+use crate::permit::{OwnedPermit, Permit, Slot};
+use crate::sync::{AtomicU64, Ordering};
+use crate::word::{self, Admission, Phase, Policy, Refusal, Step, Ticket, Word};
+use crate::State;
+
+/// A lock-free circuit breaker.
+///
+/// All of its changing state (closed/open/half-open, the failure count, the time it opened)
+/// lives in one `AtomicU64`, changed only by compare-exchange. It never takes a lock, never
+/// allocates after construction, and admits exactly one probe when half-open.
+///
+/// `C` is the failure classifier; the default, [`AnyError`], counts every `Err`.
+///
+/// The breaker is 128 bytes: it is aligned to 128 bytes (crossbeam's `CachePadded`) so that no
+/// other data shares its cache lines, and the configuration it reads on every call sits on the
+/// same line as the word.
+///
+/// ```
+/// use async_breaker::{CircuitBreaker, CircuitExt, Error};
+///
+/// # futures::executor::block_on(async {
+/// let breaker = CircuitBreaker::new(); // 5 failures open it for 30 s
+///
+/// let value = async { Ok::<_, std::io::Error>(42) }.circuit(&breaker).await;
+/// assert_eq!(value.unwrap(), 42);
+///
+/// for _ in 0..5 {
+///     let _ = async { Err::<u32, _>("down") }.circuit(&breaker).await;
+/// }
+/// let rejected = async { Ok::<u32, &str>(1) }.circuit(&breaker).await;
+/// assert!(matches!(rejected, Err(Error::Open(_))));
+/// # });
+/// ```
+pub struct CircuitBreaker<C = AnyError> {
+    core: CachePadded<Core<C>>,
+}
+
+/// Everything a breaker reads on a call, in one cache-padded block with the word first.
+struct Core<C> {
+    word: AtomicU64,
+    policy: Policy,
+    recovery_timeout: Duration,
+    clock: TimeSource,
+    name: Name,
+    classifier: C,
+}
+
+impl CircuitBreaker<AnyError> {
+    /// A breaker with the original's defaults: opens after 5 consecutive failures, stays open
+    /// for 30 s, counts every error, reads the default clock.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// assert_eq!(breaker.failure_threshold(), 5);
+    /// ```
+    pub fn new() -> CircuitBreaker<AnyError> {
+        match Config::new().build() {
+            Ok(breaker) => breaker,
+            Err(_) => unreachable!("the default configuration is valid"),
+        }
+    }
+
+    /// A builder for a breaker with non-default settings.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// let breaker = async_breaker::CircuitBreaker::builder()
+    ///     .name("search")
+    ///     .failure_threshold(3)
+    ///     .recovery_timeout(Duration::from_secs(5))
+    ///     .build()?;
+    /// assert_eq!(breaker.name(), "search");
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn builder() -> Builder<AnyError> {
+        Config::new().builder()
+    }
+}
+
+impl Default for CircuitBreaker<AnyError> {
+    fn default() -> CircuitBreaker<AnyError> {
+        CircuitBreaker::new()
+    }
+}
+
+/// A clock reading taken at most once per operation, however often a CAS loop retries.
+struct LazyNow<'a> {
+    clock: &'a TimeSource,
+    now: Option<u64>,
+}
+
+impl LazyNow<'_> {
+    fn get(&mut self) -> u64 {
+        *self.now.get_or_insert_with(|| self.clock.now_ms())
+    }
+}
+
+impl<C> CircuitBreaker<C> {
+    pub(crate) fn from_parts(
+        policy: Policy,
+        recovery_timeout: Duration,
+        name: Name,
+        clock: TimeSource,
+        classifier: C,
+    ) -> CircuitBreaker<C> {
+        CircuitBreaker {
+            core: CachePadded::new(Core {
+                word: AtomicU64::new(Word::INITIAL.raw()),
+                policy,
+                recovery_timeout,
+                clock,
+                name,
+                classifier,
+            }),
+        }
+    }
+
+    fn load(&self) -> Word {
+        Word::from_raw(self.core.word.load(Ordering::Acquire))
+    }
+
+    fn lazy_now(&self) -> LazyNow<'_> {
+        LazyNow {
+            clock: &self.core.clock,
+            now: None,
+        }
+    }
+
+    /// Asks for admission. Closed: one atomic load, no clock read, no write. Open or
+    /// half-open: one clock read, and a compare-exchange only to claim the probe slot.
+    pub(crate) fn admit(&self) -> Result<Ticket, OpenError> {
+        let mut now = self.lazy_now();
+        let mut current = self.load();
+        loop {
+            match word::acquire(current, &self.core.policy, &mut || now.get()) {
+                Admission::Admit(ticket) => return Ok(ticket),
+                Admission::Reject(refusal) => return Err(self.rejection(refusal)),
+                Admission::Probe(next) => match self.core.word.compare_exchange_weak(
+                    current.raw(),
+                    next.raw(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Ok(next.ticket()),
+                    Err(actual) => current = Word::from_raw(actual),
+                },
+            }
+        }
+    }
+
+    /// Records the outcome of the call admitted with `ticket`. Returns `false` if the outcome
+    /// was discarded because the breaker has moved to another cycle since.
+    pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome) -> bool {
+        let mut now = self.lazy_now();
+        let mut current = self.load();
+        loop {
+            let step = match outcome {
+                Outcome::Success => word::succeed(current, ticket),
+                Outcome::Failure => {
+                    word::fail(current, ticket, &self.core.policy, &mut || now.get())
+                }
+                Outcome::Ignore => word::release(current, ticket),
+            };
+            let next = match step {
+                Step::Keep => return true,
+                Step::Stale => return false,
+                Step::Write(next) => next,
+            };
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+    }
+
+    fn rejection(&self, refusal: Refusal) -> OpenError {
+        OpenError {
+            name: self.core.name.clone(),
+            state: if refusal.phase == Phase::Open {
+                State::Open
+            } else {
+                State::HalfOpen
+            },
+            failures: refusal.failures,
+            remaining: Duration::from_millis(refusal.remaining_ms),
+        }
+    }
+
+    fn view(&self) -> word::View {
+        let mut now = self.lazy_now();
+        word::observe(self.load(), &self.core.policy, &mut || now.get())
+    }
+
+    /// Asks to run one call, without futures: for custom runtimes, sync code, or work whose
+    /// outcome is known elsewhere. Report the outcome on the returned [`Permit`].
+    ///
+    /// # Errors
+    ///
+    /// An [`OpenError`] if the breaker is open, or half-open with a probe already in flight.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the permit without reporting records nothing, and if it was the half-open probe
+    /// the slot is freed so the next caller probes. A permit that is leaked with
+    /// [`mem::forget`](std::mem::forget) while holding the probe slot keeps the breaker
+    /// half-open, rejecting, until [`reset`]-style manual control arrives; do not forget
+    /// permits.
+    ///
+    /// [`reset`]: CircuitBreaker
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// let permit = breaker.try_acquire()?;
+    /// // ... do the work, then:
+    /// permit.success();
+    /// # Ok::<(), async_breaker::OpenError>(())
+    /// ```
+    pub fn try_acquire(&self) -> Result<Permit<'_, C>, OpenError> {
+        self.admit()
+            .map(|ticket| Permit::new(Slot::new(self, ticket)))
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), but the permit owns a handle to the breaker,
+    /// so it is `'static` and can move into a spawned task or another thread.
+    ///
+    /// # Errors
+    ///
+    /// An [`OpenError`] if the breaker is rejecting calls.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let breaker = Arc::new(async_breaker::CircuitBreaker::new());
+    /// let permit = breaker.try_acquire_owned()?;
+    /// std::thread::spawn(move || permit.success()).join().unwrap();
+    /// # Ok::<(), async_breaker::OpenError>(())
+    /// ```
+    pub fn try_acquire_owned(self: &std::sync::Arc<Self>) -> Result<OwnedPermit<C>, OpenError> {
+        self.admit()
+            .map(|ticket| OwnedPermit::new(Slot::new(std::sync::Arc::clone(self), ticket)))
+    }
+
+    /// Runs a synchronous call through the breaker: rejected without running `f` when open,
+    /// otherwise runs it and records its outcome (classified by the breaker's classifier).
+    /// A panic in `f` counts as a failure and then resumes unwinding.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Open`] if the call was rejected, [`Error::Inner`] with `f`'s own error.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// let n = breaker.call(|| "7".parse::<u8>())?;
+    /// assert_eq!(n, 7);
+    /// # Ok::<(), async_breaker::Error<std::num::ParseIntError>>(())
+    /// ```
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: Classify<E>,
+    {
+        let mut slot = Slot::new(self, self.admit()?);
+        let result = slot.run(f);
+        slot.finish(&result);
+        result.map_err(Error::Inner)
+    }
+
+    /// Like [`call`](Self::call), but when the breaker rejects, runs `fallback` instead of `f`
+    /// and returns its result: the counterpart of the original's `fallback_function`.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s error if it ran, otherwise `fallback`'s.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// let _ = breaker.call(|| Err::<&str, _>("down"));
+    /// let answer = breaker.call_or_else(|| Ok::<_, ()>("live"), |_rejected| Ok("cached"));
+    /// assert_eq!(answer, Ok("cached"));
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn call_or_else<T, E, F, G>(&self, f: F, fallback: G) -> Result<T, E>
+    where
+        F: FnOnce() -> Result<T, E>,
+        G: FnOnce(OpenError) -> Result<T, E>,
+        C: Classify<E>,
+    {
+        match self.call(f) {
+            Ok(value) => Ok(value),
+            Err(Error::Inner(e)) => Err(e),
+            Err(Error::Open(rejected)) => fallback(rejected),
+        }
+    }
+
+    /// The state now. Reads the clock only when the breaker is open, to tell whether the
+    /// recovery timeout has elapsed (then it reports [`State::HalfOpen`]).
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// assert_eq!(CircuitBreaker::new().state(), State::Closed);
+    /// ```
+    pub fn state(&self) -> State {
+        self.view().state
+    }
+
+    /// Whether the breaker is closed.
+    ///
+    /// ```
+    /// assert!(async_breaker::CircuitBreaker::new().is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.state() == State::Closed
+    }
+
+    /// Whether the breaker is open (rejecting, with time left before a probe).
+    ///
+    /// ```
+    /// assert!(!async_breaker::CircuitBreaker::new().is_open());
+    /// ```
+    pub fn is_open(&self) -> bool {
+        self.state() == State::Open
+    }
+
+    /// Whether the breaker is half-open (a probe may be admitted, or is in flight).
+    ///
+    /// ```
+    /// assert!(!async_breaker::CircuitBreaker::new().is_half_open());
+    /// ```
+    pub fn is_half_open(&self) -> bool {
+        self.state() == State::HalfOpen
+    }
+
+    /// The current run of consecutive failures. It stays at the count that opened the
+    /// breaker while open, grows by one for each failed probe, and is 0 after a success.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// let _ = breaker.call(|| Err::<(), _>("x"));
+    /// assert_eq!(breaker.failure_count(), 1);
+    /// ```
+    pub fn failure_count(&self) -> u32 {
+        self.load().failures()
+    }
+
+    /// Time until an open breaker admits a probe; zero unless the breaker is open.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(async_breaker::CircuitBreaker::new().open_remaining(), Duration::ZERO);
+    /// ```
+    pub fn open_remaining(&self) -> Duration {
+        Duration::from_millis(self.view().remaining_ms)
+    }
+
+    /// The breaker's name (`unnamed` unless one was set).
+    ///
+    /// ```
+    /// assert_eq!(async_breaker::CircuitBreaker::new().name(), "unnamed");
+    /// ```
+    pub fn name(&self) -> &str {
+        self.core.name.as_str()
+    }
+
+    /// Consecutive failures that open the breaker.
+    ///
+    /// ```
+    /// assert_eq!(async_breaker::CircuitBreaker::new().failure_threshold(), 5);
+    /// ```
+    pub fn failure_threshold(&self) -> u32 {
+        self.core.policy.failure_threshold
+    }
+
+    /// How long the breaker stays open before admitting a probe, as configured.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert_eq!(async_breaker::CircuitBreaker::new().recovery_timeout(), Duration::from_secs(30));
+    /// ```
+    pub fn recovery_timeout(&self) -> Duration {
+        self.core.recovery_timeout
+    }
+
+    /// The failure classifier.
+    ///
+    /// ```
+    /// assert_eq!(*async_breaker::CircuitBreaker::new().classifier(), async_breaker::AnyError);
+    /// ```
+    pub fn classifier(&self) -> &C {
+        &self.core.classifier
+    }
+}
+
+impl<C> fmt::Debug for CircuitBreaker<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let view = self.view();
+        f.debug_struct("CircuitBreaker")
+            .field("name", &self.name())
+            .field("state", &view.state)
+            .field("failures", &view.failures)
+            .field("open_remaining", &Duration::from_millis(view.remaining_ms))
+            .field("failure_threshold", &self.core.policy.failure_threshold)
+            .field("recovery_timeout", &self.core.recovery_timeout)
+            .field("clock", &self.core.clock)
+            .finish_non_exhaustive()
+    }
+}

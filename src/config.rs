@@ -1,0 +1,476 @@
+//! Configuration: `const` presets ([`Config`]), the [`Builder`], and [`ConfigError`].
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::classify::{AnyError, ErrorType, ErrorTypes};
+use crate::clock::{duration_millis, Clock, QuantaClock, TimeSource};
+use crate::error::Name;
+use crate::word::{Policy, COUNT_MAX, STAMP_MAX};
+use crate::CircuitBreaker;
+
+/// The default number of consecutive failures that opens a breaker: 5, as in the original.
+pub const DEFAULT_FAILURE_THRESHOLD: u32 = 5;
+/// The default time a breaker stays open before it admits a probe: 30 s, as in the original.
+pub const DEFAULT_RECOVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest failure threshold the packed state word holds (65 535).
+pub const MAX_FAILURE_THRESHOLD: u32 = COUNT_MAX;
+/// The longest recovery timeout the packed state word holds (2⁴² − 1 ms, about 139 years).
+pub const MAX_RECOVERY_TIMEOUT: Duration = Duration::from_millis(STAMP_MAX);
+
+/// A configuration value was out of range. Returned by `build()`; nothing is ever silently
+/// replaced by a default.
+///
+/// ```
+/// use async_breaker::{CircuitBreaker, ConfigError};
+///
+/// let err = CircuitBreaker::builder().failure_threshold(0).build().unwrap_err();
+/// assert_eq!(err.field(), "failure_threshold");
+/// assert!(matches!(err, ConfigError::FailureThreshold { value: 0, .. }));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `failure_threshold` was 0 or above [`MAX_FAILURE_THRESHOLD`].
+    #[error("failure_threshold must be between 1 and {max}, got {value}")]
+    FailureThreshold {
+        /// The value given.
+        value: u32,
+        /// The largest accepted value.
+        max: u32,
+    },
+    /// `recovery_timeout` was below 1 ms (the breaker's resolution) or above
+    /// [`MAX_RECOVERY_TIMEOUT`].
+    #[error("recovery_timeout must be between 1ms and {max:?}, got {value:?}")]
+    RecoveryTimeout {
+        /// The value given.
+        value: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
+    /// `probe_deadline` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
+    #[error("probe_deadline must be between 1ms and {max:?}, got {value:?}")]
+    ProbeDeadline {
+        /// The value given.
+        value: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
+}
+
+impl ConfigError {
+    /// The name of the offending setting, as the builder method is called.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::CircuitBreaker;
+    /// let err = CircuitBreaker::builder().recovery_timeout(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err.field(), "recovery_timeout");
+    /// ```
+    pub fn field(&self) -> &'static str {
+        match self {
+            ConfigError::FailureThreshold { .. } => "failure_threshold",
+            ConfigError::RecoveryTimeout { .. } => "recovery_timeout",
+            ConfigError::ProbeDeadline { .. } => "probe_deadline",
+        }
+    }
+}
+
+/// A breaker configuration that can be written as a `const`: the counterpart of the Python
+/// original's subclass constants (`FAILURE_THRESHOLD`, `RECOVERY_TIMEOUT`,
+/// `EXPECTED_EXCEPTION`). Build as many breakers from one preset as you like.
+///
+/// Values are checked when a breaker is built, so an invalid preset is a [`ConfigError`] there,
+/// never a panic.
+///
+/// ```
+/// use std::time::Duration;
+/// use async_breaker::{CircuitBreaker, Config, ErrorType, ErrorTypes};
+///
+/// const PAYMENTS: Config<ErrorTypes> = Config::new()
+///     .failure_threshold(10)
+///     .recovery_timeout(Duration::from_secs(60))
+///     .failure_on_types(&[ErrorType::of::<std::io::Error>()]);
+///
+/// let eu = PAYMENTS.builder().name("payments-eu").build()?;
+/// let us = PAYMENTS.builder().name("payments-us").build()?;
+/// assert_eq!(eu.failure_threshold(), 10);
+/// assert_eq!(us.recovery_timeout(), Duration::from_secs(60));
+/// # Ok::<(), async_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Config<C = AnyError> {
+    failure_threshold: u32,
+    recovery_timeout: Duration,
+    probe_deadline: Option<Duration>,
+    classifier: C,
+}
+
+impl Config<AnyError> {
+    /// The original's defaults: 5 consecutive failures, 30 s open, every error counts.
+    pub const fn new() -> Config<AnyError> {
+        Config {
+            failure_threshold: DEFAULT_FAILURE_THRESHOLD,
+            recovery_timeout: DEFAULT_RECOVERY_TIMEOUT,
+            probe_deadline: None,
+            classifier: AnyError,
+        }
+    }
+
+    /// Count only errors of these types (found through the `source()` chain) as failures.
+    ///
+    /// ```
+    /// use async_breaker::{Config, ErrorType, ErrorTypes};
+    /// const IO: Config<ErrorTypes> =
+    ///     Config::new().failure_on_types(&[ErrorType::of::<std::io::Error>()]);
+    /// # let _ = IO;
+    /// ```
+    pub const fn failure_on_types(self, types: &'static [ErrorType]) -> Config<ErrorTypes> {
+        self.classify_with(ErrorTypes::new(types))
+    }
+
+    /// Count an error as a failure when `predicate` returns `true` (a plain `fn`, so the preset
+    /// stays `const`).
+    ///
+    /// ```
+    /// use async_breaker::Config;
+    /// fn transient(e: &std::io::Error) -> bool {
+    ///     e.kind() == std::io::ErrorKind::TimedOut
+    /// }
+    /// const NET: Config<fn(&std::io::Error) -> bool> = Config::new().failure_if(transient);
+    /// # let _ = NET;
+    /// ```
+    pub const fn failure_if<E>(self, predicate: fn(&E) -> bool) -> Config<fn(&E) -> bool> {
+        self.classify_with(predicate)
+    }
+
+    /// Use any [`Classify`](crate::Classify) implementation.
+    ///
+    /// ```
+    /// use async_breaker::{AnyError, Config};
+    /// const SAME: Config<AnyError> = Config::new().classify_with(AnyError);
+    /// # let _ = SAME;
+    /// ```
+    pub const fn classify_with<C>(self, classifier: C) -> Config<C> {
+        Config {
+            failure_threshold: self.failure_threshold,
+            recovery_timeout: self.recovery_timeout,
+            probe_deadline: self.probe_deadline,
+            classifier,
+        }
+    }
+}
+
+impl Default for Config<AnyError> {
+    fn default() -> Config<AnyError> {
+        Config::new()
+    }
+}
+
+impl<C> Config<C> {
+    /// Consecutive failures that open the breaker (`1..=`[`MAX_FAILURE_THRESHOLD`]).
+    ///
+    /// ```
+    /// # use async_breaker::Config;
+    /// const STRICT: Config = Config::new().failure_threshold(1);
+    /// assert_eq!(STRICT.get_failure_threshold(), 1);
+    /// ```
+    #[must_use]
+    pub const fn failure_threshold(mut self, threshold: u32) -> Config<C> {
+        self.failure_threshold = threshold;
+        self
+    }
+
+    /// How long the breaker stays open before it admits a probe (1 ms up to
+    /// [`MAX_RECOVERY_TIMEOUT`]; fractions of a millisecond round up).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use async_breaker::Config;
+    /// const PATIENT: Config = Config::new().recovery_timeout(Duration::from_secs(120));
+    /// assert_eq!(PATIENT.get_recovery_timeout(), Duration::from_secs(120));
+    /// ```
+    #[must_use]
+    pub const fn recovery_timeout(mut self, timeout: Duration) -> Config<C> {
+        self.recovery_timeout = timeout;
+        self
+    }
+
+    /// How long a half-open probe may stay in flight before the breaker presumes it lost (its
+    /// permit leaked with `mem::forget`, or its future stuck for ever) and admits the next
+    /// caller as a new probe; the lost probe's outcome, if it ever comes, is discarded.
+    /// Default: the recovery timeout. Same range as the recovery timeout.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use async_breaker::Config;
+    /// const QUICK: Config = Config::new().probe_deadline(Duration::from_secs(2));
+    /// assert_eq!(QUICK.get_probe_deadline(), Duration::from_secs(2));
+    /// assert_eq!(Config::new().get_probe_deadline(), Duration::from_secs(30));
+    /// ```
+    #[must_use]
+    pub const fn probe_deadline(mut self, deadline: Duration) -> Config<C> {
+        self.probe_deadline = Some(deadline);
+        self
+    }
+
+    /// The probe deadline in force: the one set, or else the recovery timeout.
+    pub const fn get_probe_deadline(&self) -> Duration {
+        match self.probe_deadline {
+            Some(deadline) => deadline,
+            None => self.recovery_timeout,
+        }
+    }
+
+    /// The configured failure threshold (not yet validated).
+    ///
+    /// ```
+    /// assert_eq!(async_breaker::Config::new().get_failure_threshold(), 5);
+    /// ```
+    pub const fn get_failure_threshold(&self) -> u32 {
+        self.failure_threshold
+    }
+
+    /// The configured recovery timeout (not yet validated).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert_eq!(async_breaker::Config::new().get_recovery_timeout(), Duration::from_secs(30));
+    /// ```
+    pub const fn get_recovery_timeout(&self) -> Duration {
+        self.recovery_timeout
+    }
+
+    /// The configured classifier.
+    ///
+    /// ```
+    /// assert_eq!(*async_breaker::Config::new().classifier(), async_breaker::AnyError);
+    /// ```
+    pub const fn classifier(&self) -> &C {
+        &self.classifier
+    }
+
+    /// Checks every value, as `build()` does.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting that is out of range.
+    ///
+    /// ```
+    /// # use async_breaker::Config;
+    /// assert!(Config::new().validate().is_ok());
+    /// assert!(Config::new().failure_threshold(0).validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.policy().map(|_| ())
+    }
+
+    pub(crate) fn policy(&self) -> Result<Policy, ConfigError> {
+        if self.failure_threshold == 0 || self.failure_threshold > MAX_FAILURE_THRESHOLD {
+            return Err(ConfigError::FailureThreshold {
+                value: self.failure_threshold,
+                max: MAX_FAILURE_THRESHOLD,
+            });
+        }
+        let recovery_ms = span_ms(self.recovery_timeout).ok_or(ConfigError::RecoveryTimeout {
+            value: self.recovery_timeout,
+            max: MAX_RECOVERY_TIMEOUT,
+        })?;
+        let deadline = self.get_probe_deadline();
+        let probe_deadline_ms = span_ms(deadline).ok_or(ConfigError::ProbeDeadline {
+            value: deadline,
+            max: MAX_RECOVERY_TIMEOUT,
+        })?;
+        Ok(Policy {
+            failure_threshold: self.failure_threshold,
+            recovery_ms,
+            probe_deadline_ms,
+        })
+    }
+
+    /// The same settings with another classifier (`classify_with` for any `C`, outside `const`).
+    fn reclassify<D>(self, classifier: D) -> Config<D> {
+        Config {
+            failure_threshold: self.failure_threshold,
+            recovery_timeout: self.recovery_timeout,
+            probe_deadline: self.probe_deadline,
+            classifier,
+        }
+    }
+
+    /// A builder starting from this preset, to add a name or a clock.
+    ///
+    /// ```
+    /// # use async_breaker::Config;
+    /// const PRESET: Config = Config::new().failure_threshold(3);
+    /// let breaker = PRESET.builder().name("inventory").build()?;
+    /// assert_eq!(breaker.name(), "inventory");
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn builder(self) -> Builder<C> {
+        Builder {
+            config: self,
+            name: None,
+            clock: None,
+        }
+    }
+
+    /// Builds an unnamed breaker with the default clock.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting that is out of range.
+    ///
+    /// ```
+    /// # use async_breaker::Config;
+    /// let breaker = Config::new().failure_threshold(2).build()?;
+    /// assert_eq!(breaker.failure_threshold(), 2);
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
+        self.builder().build()
+    }
+}
+
+/// `span` in whole milliseconds, a fraction rounded up so a tiny span never becomes zero; `None`
+/// if it is zero or longer than the word can measure.
+fn span_ms(span: Duration) -> Option<u64> {
+    let mut ms = duration_millis(span);
+    if span > Duration::from_millis(ms) {
+        ms = ms.saturating_add(1);
+    }
+    (ms != 0 && span <= MAX_RECOVERY_TIMEOUT).then_some(ms)
+}
+
+/// Builds a [`CircuitBreaker`]: start with [`CircuitBreaker::builder`] or
+/// [`Config::builder`], finish with [`build`](Builder::build).
+///
+/// ```
+/// use std::time::Duration;
+/// use async_breaker::CircuitBreaker;
+///
+/// let breaker = CircuitBreaker::builder()
+///     .name("inventory")
+///     .failure_threshold(3)
+///     .recovery_timeout(Duration::from_secs(10))
+///     .failure_on::<std::io::Error>()
+///     .build()?;
+/// assert_eq!(breaker.name(), "inventory");
+/// # Ok::<(), async_breaker::ConfigError>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `build()` is called"]
+pub struct Builder<C = AnyError> {
+    config: Config<C>,
+    name: Option<Name>,
+    clock: Option<TimeSource>,
+}
+
+impl<C> Builder<C> {
+    /// The breaker's name, shown in rejections and `Debug`. Unnamed breakers are called
+    /// `unnamed`. A `&'static str` is stored as is; a `String` is shared, never copied per call.
+    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<C> {
+        self.name = Some(Name::from(name.into()));
+        self
+    }
+
+    /// Consecutive failures that open the breaker (default 5).
+    pub fn failure_threshold(mut self, threshold: u32) -> Builder<C> {
+        self.config = self.config.failure_threshold(threshold);
+        self
+    }
+
+    /// How long the breaker stays open before admitting a probe (default 30 s).
+    pub fn recovery_timeout(mut self, timeout: Duration) -> Builder<C> {
+        self.config = self.config.recovery_timeout(timeout);
+        self
+    }
+
+    /// How long a half-open probe may stay in flight before the next caller replaces it
+    /// (default: the recovery timeout). See [`Config::probe_deadline`].
+    pub fn probe_deadline(mut self, deadline: Duration) -> Builder<C> {
+        self.config = self.config.probe_deadline(deadline);
+        self
+    }
+
+    /// The time source (default: [`QuantaClock`]). Pass a [`ManualClock`](crate::ManualClock)
+    /// to drive the breaker from a test.
+    pub fn clock(mut self, clock: impl Clock) -> Builder<C> {
+        self.clock = Some(TimeSource::Custom(std::sync::Arc::new(clock)));
+        self
+    }
+
+    /// Count an error as a failure when `predicate` returns `true`; other errors count as
+    /// successes.
+    ///
+    /// ```
+    /// use async_breaker::CircuitBreaker;
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_threshold(1)
+    ///     .failure_if(|e: &&str| *e == "timeout")
+    ///     .build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("not found"));
+    /// assert!(breaker.is_closed());
+    /// let _ = breaker.call(|| Err::<(), _>("timeout"));
+    /// assert!(breaker.is_open());
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn failure_if<E, F: Fn(&E) -> bool>(self, predicate: F) -> Builder<F> {
+        self.classify_with(predicate)
+    }
+
+    /// Use any [`Classify`](crate::Classify) implementation.
+    pub fn classify_with<D>(self, classifier: D) -> Builder<D> {
+        Builder {
+            config: self.config.reclassify(classifier),
+            name: self.name,
+            clock: self.clock,
+        }
+    }
+
+    /// Checks the configuration and builds the breaker.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the first setting that is out of range.
+    pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
+        let policy = self.config.policy()?;
+        let clock = match self.clock {
+            Some(clock) => clock,
+            None => TimeSource::Quanta(QuantaClock::new()),
+        };
+        Ok(CircuitBreaker::from_parts(
+            policy,
+            self.config.recovery_timeout,
+            self.name.unwrap_or(Name::UNNAMED),
+            clock,
+            self.config.classifier,
+        ))
+    }
+}
+
+impl Builder<AnyError> {
+    /// Count only errors of type `T`, or errors whose `source()` chain holds a `T`, as
+    /// failures. Call it again to add more types.
+    pub fn failure_on<T: std::error::Error + 'static>(self) -> Builder<ErrorTypes> {
+        self.classify_with(ErrorTypes::new(&[]).with::<T>())
+    }
+}
+
+impl Builder<ErrorTypes> {
+    /// Adds `T` to the error types that count as failures.
+    ///
+    /// ```
+    /// use async_breaker::CircuitBreaker;
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_on::<std::io::Error>()
+    ///     .failure_on::<std::fmt::Error>()
+    ///     .build()?;
+    /// assert_eq!(breaker.classifier().types().len(), 2);
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn failure_on<T: std::error::Error + 'static>(mut self) -> Builder<ErrorTypes> {
+        self.config.classifier = self.config.classifier.with::<T>();
+        self
+    }
+}

@@ -1,0 +1,277 @@
+//! What a guarded call returns when it fails: the rejection [`OpenError`] and the wrapper
+//! [`Error`].
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::State;
+
+/// A breaker's name, cheap to copy into every rejection: a `&'static str` costs nothing, a
+/// runtime name is shared behind an `Arc`.
+#[derive(Clone, Debug)]
+pub(crate) enum Name {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl Name {
+    pub(crate) const UNNAMED: Name = Name::Static("unnamed");
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Name::Static(name) => name,
+            Name::Shared(name) => name,
+        }
+    }
+}
+
+impl From<std::borrow::Cow<'static, str>> for Name {
+    fn from(name: std::borrow::Cow<'static, str>) -> Name {
+        match name {
+            std::borrow::Cow::Borrowed(name) => Name::Static(name),
+            std::borrow::Cow::Owned(name) => Name::Shared(name.into()),
+        }
+    }
+}
+
+/// A call was rejected because the breaker is open, or half-open with its one probe in flight.
+///
+/// It carries the facts the Python original prints: the breaker's name, the failure count and
+/// the time until a probe may be admitted. Making one never allocates.
+///
+/// ```
+/// use std::time::Duration;
+/// use async_breaker::{CircuitBreaker, ManualClock, State};
+///
+/// let clock = ManualClock::new();
+/// let breaker = CircuitBreaker::builder()
+///     .name("payments")
+///     .failure_threshold(1)
+///     .recovery_timeout(Duration::from_secs(30))
+///     .clock(clock.clone())
+///     .build()?;
+/// let _ = breaker.call(|| Err::<(), _>("boom"));
+/// clock.advance(Duration::from_secs(1));
+///
+/// let rejected = breaker.try_acquire().unwrap_err();
+/// assert_eq!(rejected.name(), "payments");
+/// assert_eq!(rejected.state(), State::Open);
+/// assert_eq!(rejected.failures(), 1);
+/// assert_eq!(rejected.remaining(), Duration::from_secs(29));
+/// assert_eq!(rejected.to_string(), r#"circuit "payments" is open (1 failure, 29s remaining)"#);
+/// # Ok::<(), async_breaker::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct OpenError {
+    pub(crate) name: Name,
+    pub(crate) state: State,
+    pub(crate) failures: u32,
+    pub(crate) remaining: Duration,
+}
+
+impl OpenError {
+    /// The name of the breaker that rejected the call.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// [`State::Open`], or [`State::HalfOpen`] when another caller's probe is in flight.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The breaker's consecutive-failure count when it rejected the call.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Time until the breaker admits a probe; zero while a probe is already in flight.
+    pub fn remaining(&self) -> Duration {
+        self.remaining
+    }
+}
+
+impl fmt::Debug for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenError")
+            .field("name", &self.name())
+            .field("state", &self.state)
+            .field("failures", &self.failures)
+            .field("remaining", &self.remaining)
+            .finish()
+    }
+}
+
+impl PartialEq for OpenError {
+    fn eq(&self, other: &OpenError) -> bool {
+        self.name() == other.name()
+            && self.state == other.state
+            && self.failures == other.failures
+            && self.remaining == other.remaining
+    }
+}
+
+impl Eq for OpenError {}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.failures == 1 { "" } else { "s" };
+        write!(
+            f,
+            "circuit {:?} is {} ({} failure{plural}, ",
+            self.name(),
+            self.state,
+            self.failures
+        )?;
+        if self.state == State::HalfOpen {
+            return f.write_str("probe in flight)");
+        }
+        let ms = self.remaining.as_millis();
+        if ms >= 1_000 {
+            // Whole seconds, rounded up while any time remains, as the original prints them.
+            write!(f, "{}s remaining)", ms.div_ceil(1_000))
+        } else {
+            write!(f, "{ms}ms remaining)")
+        }
+    }
+}
+
+impl StdError for OpenError {}
+
+/// The error of a guarded call: rejected by the breaker, or the call's own error.
+///
+/// ```
+/// use async_breaker::{CircuitBreaker, Error};
+///
+/// let breaker = CircuitBreaker::new();
+/// match breaker.call(|| "42".parse::<u32>()) {
+///     Ok(n) => assert_eq!(n, 42),
+///     Err(Error::Open(rejected)) => panic!("rejected: {rejected}"),
+///     Err(Error::Inner(e)) => panic!("the call failed: {e}"),
+/// }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum Error<E> {
+    /// The breaker turned the call away; the guarded work did not run.
+    Open(OpenError),
+    /// The guarded work ran and returned this error.
+    Inner(E),
+}
+
+impl<E> Error<E> {
+    /// Whether the breaker rejected the call.
+    ///
+    /// ```
+    /// # use async_breaker::Error;
+    /// assert!(!Error::Inner("x").is_open());
+    /// ```
+    pub fn is_open(&self) -> bool {
+        matches!(self, Error::Open(_))
+    }
+
+    /// Whether the guarded work ran and failed.
+    ///
+    /// ```
+    /// # use async_breaker::Error;
+    /// assert!(Error::Inner("x").is_inner());
+    /// ```
+    pub fn is_inner(&self) -> bool {
+        matches!(self, Error::Inner(_))
+    }
+
+    /// The rejection, if the breaker turned the call away.
+    ///
+    /// ```
+    /// # use async_breaker::Error;
+    /// assert!(Error::Inner("x").open_error().is_none());
+    /// ```
+    pub fn open_error(&self) -> Option<&OpenError> {
+        match self {
+            Error::Open(open) => Some(open),
+            Error::Inner(_) => None,
+        }
+    }
+
+    /// The call's own error, by reference.
+    ///
+    /// ```
+    /// # use async_breaker::Error;
+    /// assert_eq!(Error::Inner("x").inner(), Some(&"x"));
+    /// ```
+    pub fn inner(&self) -> Option<&E> {
+        match self {
+            Error::Inner(e) => Some(e),
+            Error::Open(_) => None,
+        }
+    }
+
+    /// The call's own error, if the work ran.
+    ///
+    /// ```
+    /// # use async_breaker::Error;
+    /// assert_eq!(Error::Inner("x").into_inner(), Some("x"));
+    /// ```
+    pub fn into_inner(self) -> Option<E> {
+        match self {
+            Error::Inner(e) => Some(e),
+            Error::Open(_) => None,
+        }
+    }
+
+    /// Maps the call's own error, keeping a rejection as it is.
+    ///
+    /// ```
+    /// # use async_breaker::Error;
+    /// assert_eq!(Error::Inner(2).map_inner(|n| n * 2).into_inner(), Some(4));
+    /// ```
+    pub fn map_inner<F, G: FnOnce(E) -> F>(self, f: G) -> Error<F> {
+        match self {
+            Error::Inner(e) => Error::Inner(f(e)),
+            Error::Open(open) => Error::Open(open),
+        }
+    }
+}
+
+impl<E> From<OpenError> for Error<E> {
+    fn from(open: OpenError) -> Error<E> {
+        Error::Open(open)
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Open(open) => f.debug_tuple("Open").field(open).finish(),
+            Error::Inner(e) => f.debug_tuple("Inner").field(e).finish(),
+        }
+    }
+}
+
+/// A rejection prints the [`OpenError`] message; the call's own error prints as itself.
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Open(open) => open.fmt(f),
+            Error::Inner(e) => e.fmt(f),
+        }
+    }
+}
+
+/// `source()` of [`Error::Inner`] is the call's own error, so a reporter walking the chain (or
+/// `downcast_ref`) reaches it; a rejection is a root cause and has none.
+///
+/// ```
+/// use std::error::Error as _;
+/// let e = async_breaker::Error::Inner(std::fmt::Error);
+/// assert!(e.source().unwrap().is::<std::fmt::Error>());
+/// ```
+impl<E: StdError + 'static> StdError for Error<E> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Error::Open(_) => None,
+            Error::Inner(e) => Some(e),
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! A lock-free, runtime-agnostic circuit breaker for async (and sync) Rust.
+//!
+//! A circuit breaker sits between your code and a dependency that can fail: a database, a
+//! payment API, another service. While the dependency is healthy it lets every call through.
+//! When calls keep failing it *opens* and turns calls away at once, so your service stops
+//! queueing behind a dead dependency and the dependency gets room to recover. After a while it
+//! lets one *probe* call through to find out whether the dependency is back.
+//!
+//! This crate is the Rust counterpart of Python's `circuitbreaker` and `aiocircuitbreaker`, with
+//! the same defaults (open after 5 consecutive failures, probe after 30 s) and the same
+//! vocabulary, but lock-free, exact about its probe, and usable from any executor.
+//!
+//! # Quick start
+//!
+//! ```
+//! use std::time::Duration;
+//! use async_breaker::{CircuitBreaker, CircuitExt, Error};
+//!
+//! async fn charge(amount: u64) -> Result<u64, std::io::Error> {
+//!     Ok(amount) // a real network call in your code
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let breaker = CircuitBreaker::builder()
+//!     .name("payments")
+//!     .failure_threshold(5)
+//!     .recovery_timeout(Duration::from_secs(30))
+//!     .build()?;
+//!
+//! match charge(42).circuit(&breaker).await {
+//!     Ok(receipt) => println!("charged: {receipt}"),
+//!     Err(Error::Open(rejected)) => println!("not even tried: {rejected}"),
+//!     Err(Error::Inner(e)) => println!("the call failed: {e}"),
+//! }
+//! # Ok::<(), async_breaker::ConfigError>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # The state machine
+//!
+//! ```text
+//!            failure #threshold
+//!   +--------+  (one caller wins)  +------+
+//!   | Closed | ------------------> | Open | <-----------------+
+//!   +--------+                     +------+                   |
+//!       ^                             | recovery timeout       | probe fails
+//!       |      probe succeeds         v elapsed                | (fresh timer)
+//!       +------------------------ +-----------+ --------------+
+//!                                 | Half-open |
+//!                                 +-----------+
+//!                 exactly one probe admitted; everyone else rejected
+//! ```
+//!
+//! - **Closed**: every call is admitted. A failure adds one to the consecutive-failure count; a
+//!   success resets it to 0. The failure that reaches the threshold opens the breaker; exactly
+//!   one caller performs that transition, however many fail at once.
+//! - **Open**: calls are rejected with [`OpenError`], which says how long is left.
+//! - **Half-open**: reported by [`CircuitBreaker::state`] as soon as the recovery timeout has
+//!   elapsed. The first caller to arrive wins a compare-exchange and becomes the **only** probe;
+//!   everyone else is rejected while it runs. A successful probe closes the breaker; a failed
+//!   one re-opens it with a fresh timer.
+//!
+//! # One word of state
+//!
+//! The breaker's whole changing state is one `AtomicU64`:
+//!
+//! ```text
+//!  63    61 60    58 57                 42 41                                          0
+//! +--------+--------+---------------------+---------------------------------------------+
+//! | level  | phase  |      failures       |            stamp (milliseconds)             |
+//! +--------+--------+---------------------+---------------------------------------------+
+//!   reserved  closed   consecutive failures   open: when it opened
+//!   (backoff) open     (up to 65 535)         probing: when the probe was admitted
+//!             half-open                       closed: identity of this closed cycle
+//!             probing                         (42 bits of milliseconds: 139 years)
+//! ```
+//!
+//! Every change is a compare-exchange from one whole word to the next, so every transition is
+//! atomic and linearizable: there is no moment when the count says one thing and the phase
+//! another. There is no lock to hold, so no caller can be descheduled while holding one, and
+//! nothing is allocated after construction.
+//!
+//! What each path costs:
+//!
+//! | path | atomic operations | clock reads |
+//! |---|---|---|
+//! | closed, admit | 1 load | 0 |
+//! | closed, success with count 0 | 1 load | 0 |
+//! | closed, failure (or success resetting a count) | load + CAS | 0 (1 when it opens) |
+//! | open, reject | 1 load | 1 |
+//! | half-open, claim the probe | load + CAS | 1 |
+//!
+//! # Guarantees
+//!
+//! - **Exactly one probe.** The half-open slot is claimed by compare-exchange: of any number of
+//!   concurrent callers, one is admitted and the rest are rejected until it reports.
+//! - **No wedging.** A probe whose future or [`Permit`] is dropped frees the slot at once, and
+//!   the next caller probes. A probe that never reports at all (its permit leaked with
+//!   `mem::forget`, its future parked for ever) is replaced once the
+//!   [probe deadline](Builder::probe_deadline) has passed (default: the recovery timeout).
+//! - **No stale outcomes.** A permit remembers the cycle that admitted it. An outcome reported
+//!   after the breaker has opened (and perhaps closed again) since, or by a probe that was
+//!   replaced, is discarded: a slow old failure can't count against a fresh closed cycle.
+//! - **Panics count.** If the guarded work panics (in [`CircuitBreaker::call`] or while a
+//!   [`Circuit`] future is being polled), the call is recorded as a failure and the panic goes on.
+//! - **Time never runs backwards** for the breaker: a clock that steps back or jumps far ahead is
+//!   clamped, never a panic or an overflow.
+//!
+//! # Cancel safety
+//!
+//! Admission happens at the first poll of a [`Circuit`] future, not when it is made. Dropping
+//! the future at any point records nothing: a closed-state call leaves no trace and a probe
+//! frees its slot. The same holds for dropping a [`Permit`] without reporting an outcome. This
+//! makes `circuit()` safe inside `select!` and under timeouts: a call cut off by your own timeout
+//! is neither a success nor a failure. If you want a timeout to count as a failure, put the
+//! timeout *inside* the guarded future.
+//!
+//! # Without futures
+//!
+//! [`CircuitBreaker::try_acquire`] returns a [`Permit`] (or the rejection) and needs no
+//! executor at all: report with [`Permit::success`], [`Permit::failure`] or
+//! [`Permit::record`]. [`CircuitBreaker::call`] wraps a synchronous closure.
+//!
+//! ```
+//! use async_breaker::CircuitBreaker;
+//!
+//! let breaker = CircuitBreaker::new();
+//! if let Ok(permit) = breaker.try_acquire() {
+//!     let healthy = true; // ... run the call on your own runtime ...
+//!     if healthy { permit.success() } else { permit.failure() }
+//! };
+//! ```
+//!
+//! # Which errors count
+//!
+//! By default every `Err` is a failure. Like the original's `expected_exception`, a breaker can
+//! count only some errors: by type (also found through `source()` chains, see
+//! [`ErrorTypes`]), by predicate, or with your own [`Classify`]. An error that does not count is
+//! recorded as a success: the dependency answered.
+//!
+//! ```
+//! use async_breaker::CircuitBreaker;
+//!
+//! let breaker = CircuitBreaker::builder()
+//!     .failure_threshold(1)
+//!     .failure_on::<std::io::Error>()
+//!     .build()?;
+//! let _ = breaker.call(|| "x".parse::<u8>()); // a parse error is not the dependency's fault
+//! assert!(breaker.is_closed());
+//! # Ok::<(), async_breaker::ConfigError>(())
+//! ```
+//!
+//! # Presets
+//!
+//! The original configures breakers by subclassing with constants. Here a [`Config`] is a
+//! `const`:
+//!
+//! ```
+//! use std::time::Duration;
+//! use async_breaker::Config;
+//!
+//! const BACKEND: Config = Config::new()
+//!     .failure_threshold(10)
+//!     .recovery_timeout(Duration::from_secs(60));
+//!
+//! let users = BACKEND.builder().name("users").build()?;
+//! let orders = BACKEND.builder().name("orders").build()?;
+//! # Ok::<(), async_breaker::ConfigError>(())
+//! ```
+//!
+//! # Testing your code
+//!
+//! [`ManualClock`] moves only when told to, so tests of code that uses a breaker need no
+//! sleeps. Clones share one time.
+//!
+//! # Compared with the alternatives
+//!
+//! | | async-breaker | `circuitbreaker` (Python) | failsafe | recloser | tower-resilience |
+//! |---|---|---|---|---|---|
+//! | state | one `AtomicU64`, CAS | plain fields, no locking | `parking_lot::Mutex` | atomics + spin lock | `tokio::sync::Mutex` |
+//! | half-open probes | exactly one, by CAS | every concurrent caller | by policy, under the lock | by ring buffer, under the lock | under the lock |
+//! | dropped/cancelled call | records nothing; frees the probe | counts as success | — | — | — |
+//! | stale outcome after a cycle | discarded | counted | counted | counted | counted |
+//! | runtime | any | asyncio | any | any | tokio |
+//! | loom-tested | yes | no | no | no | no |
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod breaker;
+mod classify;
+mod clock;
+mod config;
+mod error;
+mod fallback;
+mod future;
+mod permit;
+mod state;
+mod sync;
+mod word;
+
+#[cfg(all(test, async_breaker_loom))]
+mod loom_models;
+
+pub use crate::breaker::CircuitBreaker;
+pub use crate::classify::{AnyError, Classify, ErrorType, ErrorTypes, Outcome};
+pub use crate::clock::{Clock, ManualClock, QuantaClock};
+pub use crate::config::{
+    Builder, Config, ConfigError, DEFAULT_FAILURE_THRESHOLD, DEFAULT_RECOVERY_TIMEOUT,
+    MAX_FAILURE_THRESHOLD, MAX_RECOVERY_TIMEOUT,
+};
+pub use crate::error::{Error, OpenError};
+pub use crate::fallback::Fallback;
+pub use crate::future::{Circuit, CircuitExt};
+pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
+pub use crate::state::State;

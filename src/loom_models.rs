@@ -1,0 +1,1 @@
+//! Loom models of every compare-exchange transition (filled in by the proof work).
