@@ -201,6 +201,8 @@ mod word;
 
 #[cfg(all(test, async_breaker_loom))]
 mod loom_models;
+#[cfg(all(test, not(async_breaker_loom)))]
+mod word_props;
 
 pub use crate::breaker::CircuitBreaker;
 pub use crate::classify::{AnyError, Classify, ErrorType, ErrorTypes, Outcome};

@@ -1,0 +1,1 @@
+//! Property tests of the packed word's encoding and invariants (filled in by the proof work).
