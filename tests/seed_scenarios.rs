@@ -17,7 +17,11 @@ fn breaker(threshold: u32, timeout: Duration, clock: &ManualClock) -> CircuitBre
 }
 
 /// Runs one guarded async call that succeeds or fails as told, counting whether it ran.
-fn attempt(b: &CircuitBreaker, ok: bool, ran: &Cell<u32>) -> Result<&'static str, Error<&'static str>> {
+fn attempt(
+    b: &CircuitBreaker,
+    ok: bool,
+    ran: &Cell<u32>,
+) -> Result<&'static str, Error<&'static str>> {
     block_on(
         async {
             ran.set(ran.get() + 1);
@@ -34,7 +38,10 @@ fn attempt(b: &CircuitBreaker, ok: bool, ran: &Cell<u32>) -> Result<&'static str
 #[test]
 fn pass_through_returns_the_guarded_value_unchanged() {
     let b = CircuitBreaker::new();
-    assert_eq!(block_on(async { Ok::<_, ()>(vec![1, 2, 3]) }.circuit(&b)), Ok(vec![1, 2, 3]));
+    assert_eq!(
+        block_on(async { Ok::<_, ()>(vec![1, 2, 3]) }.circuit(&b)),
+        Ok(vec![1, 2, 3])
+    );
     assert_eq!(b.call(|| Ok::<_, ()>("sync")), Ok("sync"));
     let err = block_on(async { Err::<(), _>("inner") }.circuit(&b)).unwrap_err();
     assert_eq!(err.into_inner(), Some("inner"));
@@ -60,7 +67,10 @@ fn threshold_one_opens_on_the_first_failure_and_skips_the_work() {
     let clock = ManualClock::new();
     let b = breaker(1, Duration::from_secs(30), &clock);
     let ran = Cell::new(0);
-    assert_eq!(attempt(&b, false, &ran), Err(Error::Inner("connection refused")));
+    assert_eq!(
+        attempt(&b, false, &ran),
+        Err(Error::Inner("connection refused"))
+    );
     assert_eq!(b.state(), State::Open);
 
     let rejected = attempt(&b, true, &ran).unwrap_err();
@@ -92,7 +102,10 @@ fn threshold_three_counts_opens_rejects_probes_and_reopens() {
     assert!(attempt(&b, false, &ran).unwrap_err().is_inner());
     assert_eq!((b.state(), b.failure_count()), (State::Open, 3));
     let remaining = b.open_remaining();
-    assert!(remaining > Duration::ZERO && remaining <= Duration::from_secs(1), "{remaining:?}");
+    assert!(
+        remaining > Duration::ZERO && remaining <= Duration::from_secs(1),
+        "{remaining:?}"
+    );
 
     for _ in 0..2 {
         let open = attempt(&b, true, &ran).unwrap_err();
@@ -170,7 +183,10 @@ fn fallback_runs_instead_of_the_work_when_open_and_its_value_is_returned() {
     assert!(!ran.get());
     assert_eq!(seen.get(), Some(1));
 
-    assert_eq!(block_on(async { Ok::<u32, &str>(1) }.circuit(&b).fallback_value(7)), Ok(7));
+    assert_eq!(
+        block_on(async { Ok::<u32, &str>(1) }.circuit(&b).fallback_value(7)),
+        Ok(7)
+    );
     assert_eq!(b.call_or_else(|| Ok::<u32, &str>(1), |_| Ok(9)), Ok(9));
 }
 
@@ -228,7 +244,14 @@ fn classification_counts_matching_errors_and_resets_on_others() {
     assert_eq!(b.failure_count(), 2, "found through the source() chain");
 
     let err = fail(AppError::Validation).unwrap_err();
-    assert!(matches!(err.into_inner(), Some(AppError::Validation)), "the error is still returned");
-    assert_eq!(b.failure_count(), 0, "a non-matching error counts as a success");
+    assert!(
+        matches!(err.into_inner(), Some(AppError::Validation)),
+        "the error is still returned"
+    );
+    assert_eq!(
+        b.failure_count(),
+        0,
+        "a non-matching error counts as a success"
+    );
     assert!(b.is_closed());
 }
