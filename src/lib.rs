@@ -199,6 +199,11 @@ mod state;
 mod sync;
 mod word;
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
+
 #[cfg(all(test, async_breaker_loom))]
 mod loom_models;
 #[cfg(all(test, not(async_breaker_loom)))]
