@@ -10,6 +10,7 @@ use crate::classify::{AnyError, Classify, Outcome};
 use crate::clock::TimeSource;
 use crate::config::{Builder, Config};
 use crate::error::{Error, Name, OpenError};
+use crate::observe::{Counter, Hooks, MetricsSnapshot, Transition};
 use crate::permit::{OwnedPermit, Permit, Slot};
 use crate::sync::{AtomicU64, Ordering};
 use crate::word::{self, Admission, Phase, Policy, Refusal, Step, Ticket, Word};
@@ -51,9 +52,10 @@ pub struct CircuitBreaker<C = AnyError> {
 struct Core<C> {
     word: AtomicU64,
     policy: Policy,
-    recovery_timeout: Duration,
     clock: TimeSource,
     name: Name,
+    /// Listener and metrics, if any were asked for: `None` keeps the hot path to the word.
+    hooks: Option<Box<Hooks>>,
     classifier: C,
 }
 
@@ -110,21 +112,49 @@ impl LazyNow<'_> {
 impl<C> CircuitBreaker<C> {
     pub(crate) fn from_parts(
         policy: Policy,
-        recovery_timeout: Duration,
         name: Name,
         clock: TimeSource,
+        hooks: Option<Box<Hooks>>,
         classifier: C,
     ) -> CircuitBreaker<C> {
         CircuitBreaker {
             core: CachePadded::new(Core {
                 word: AtomicU64::new(Word::INITIAL.raw()),
                 policy,
-                recovery_timeout,
                 clock,
                 name,
+                hooks,
                 classifier,
             }),
         }
+    }
+
+    fn count(&self, counter: Counter) {
+        if let Some(hooks) = &self.core.hooks {
+            hooks.count(counter);
+        }
+    }
+
+    /// Reports a change of public state made by this caller's compare-exchange.
+    fn changed(&self, from: Word, to: Word, now: &mut LazyNow<'_>) {
+        let failures = to.failures();
+        let (from, to) = (from.phase().state(), to.phase().state());
+        if from == to {
+            return;
+        }
+        #[cfg(feature = "tracing")]
+        crate::trace::transition(self.name(), from, to);
+        if let Some(hooks) = &self.core.hooks {
+            hooks.transition(&Transition {
+                name: self.name(),
+                from,
+                to,
+                failures,
+                at: Duration::from_millis(now.get()),
+            });
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = now;
     }
 
     fn load(&self) -> Word {
@@ -145,15 +175,28 @@ impl<C> CircuitBreaker<C> {
         let mut current = self.load();
         loop {
             match word::acquire(current, &self.core.policy, &mut || now.get()) {
-                Admission::Admit(ticket) => return Ok(ticket),
-                Admission::Reject(refusal) => return Err(self.rejection(refusal)),
+                Admission::Admit(ticket) => {
+                    self.count(Counter::Admitted);
+                    return Ok(ticket);
+                }
+                Admission::Reject(refusal) => {
+                    self.count(Counter::Rejected);
+                    let rejected = self.rejection(refusal);
+                    #[cfg(feature = "tracing")]
+                    crate::trace::rejected(&rejected);
+                    return Err(rejected);
+                }
                 Admission::Probe(next) => match self.core.word.compare_exchange_weak(
                     current.raw(),
                     next.raw(),
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => return Ok(next.ticket()),
+                    Ok(_) => {
+                        self.count(Counter::Admitted);
+                        self.changed(current, next, &mut now);
+                        return Ok(next.ticket());
+                    }
                     Err(actual) => current = Word::from_raw(actual),
                 },
             }
@@ -174,8 +217,14 @@ impl<C> CircuitBreaker<C> {
                 Outcome::Ignore => word::release(current, ticket),
             };
             let next = match step {
-                Step::Keep => return true,
-                Step::Stale => return false,
+                Step::Keep => {
+                    self.count(outcome_counter(outcome));
+                    return true;
+                }
+                Step::Stale => {
+                    self.count(Counter::Discarded);
+                    return false;
+                }
                 Step::Write(next) => next,
             };
             match self.core.word.compare_exchange_weak(
@@ -184,10 +233,26 @@ impl<C> CircuitBreaker<C> {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.count(outcome_counter(outcome));
+                    self.changed(current, next, &mut now);
+                    return true;
+                }
                 Err(actual) => current = Word::from_raw(actual),
             }
         }
+    }
+
+    /// What the breaker has counted, if it was built with
+    /// [`metrics()`](crate::Builder::metrics); `None` otherwise.
+    ///
+    /// ```
+    /// let plain = async_breaker::CircuitBreaker::new();
+    /// assert!(plain.metrics().is_none());
+    /// ```
+    pub fn metrics(&self) -> Option<MetricsSnapshot> {
+        let metrics = self.core.hooks.as_ref()?.metrics.as_ref()?;
+        Some(metrics.snapshot())
     }
 
     fn rejection(&self, refusal: Refusal) -> OpenError {
@@ -386,14 +451,25 @@ impl<C> CircuitBreaker<C> {
         self.core.policy.failure_threshold
     }
 
-    /// How long the breaker stays open before admitting a probe, as configured.
+    /// How long the breaker stays open before admitting a probe, as configured (in whole
+    /// milliseconds: a fraction is rounded up when the breaker is built).
     ///
     /// ```
     /// # use std::time::Duration;
     /// assert_eq!(async_breaker::CircuitBreaker::new().recovery_timeout(), Duration::from_secs(30));
     /// ```
     pub fn recovery_timeout(&self) -> Duration {
-        self.core.recovery_timeout
+        Duration::from_millis(self.core.policy.recovery_ms)
+    }
+
+    /// How long a half-open probe may stay in flight before the next caller replaces it.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// assert_eq!(async_breaker::CircuitBreaker::new().probe_deadline(), Duration::from_secs(30));
+    /// ```
+    pub fn probe_deadline(&self) -> Duration {
+        Duration::from_millis(self.core.policy.probe_deadline_ms)
     }
 
     /// The failure classifier.
@@ -415,8 +491,17 @@ impl<C> fmt::Debug for CircuitBreaker<C> {
             .field("failures", &view.failures)
             .field("open_remaining", &Duration::from_millis(view.remaining_ms))
             .field("failure_threshold", &self.core.policy.failure_threshold)
-            .field("recovery_timeout", &self.core.recovery_timeout)
+            .field("recovery_timeout", &self.recovery_timeout())
             .field("clock", &self.core.clock)
+            .field("hooks", &self.core.hooks)
             .finish_non_exhaustive()
+    }
+}
+
+fn outcome_counter(outcome: Outcome) -> Counter {
+    match outcome {
+        Outcome::Success => Counter::Succeeded,
+        Outcome::Failure => Counter::Failed,
+        Outcome::Ignore => Counter::Ignored,
     }
 }

@@ -194,9 +194,13 @@ mod config;
 mod error;
 mod fallback;
 mod future;
+mod observe;
 mod permit;
+mod registry;
 mod state;
 mod sync;
+#[cfg(feature = "tracing")]
+mod trace;
 mod word;
 
 /// The README's examples, compiled and run as doc tests.
@@ -219,5 +223,7 @@ pub use crate::config::{
 pub use crate::error::{Error, OpenError};
 pub use crate::fallback::Fallback;
 pub use crate::future::{Circuit, CircuitExt};
+pub use crate::observe::{MetricsSnapshot, Transition};
+pub use crate::registry::{Monitor, Registry, RegistryError};
 pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 pub use crate::state::State;

@@ -76,6 +76,16 @@ pub(crate) enum Phase {
 }
 
 impl Phase {
+    /// The state readers see for this phase, before the recovery timeout is taken into account
+    /// (an `Open` word whose timeout has elapsed reads as half-open; see [`observe`]).
+    pub(crate) const fn state(self) -> State {
+        match self {
+            Phase::Closed => State::Closed,
+            Phase::Open => State::Open,
+            Phase::HalfOpen | Phase::Probing => State::HalfOpen,
+        }
+    }
+
     const fn from_bits(bits: u64) -> Phase {
         match bits {
             1 => Phase::Open,

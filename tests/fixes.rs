@@ -15,6 +15,7 @@ use futures::executor::block_on;
 use futures::task::noop_waker_ref;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+const BAD_PRESET: Config = Config::new().failure_threshold(0);
 
 fn breaker(threshold: u32, clock: &ManualClock) -> CircuitBreaker {
     CircuitBreaker::builder()
@@ -282,9 +283,8 @@ fn invalid_configuration_is_a_typed_error_naming_the_field() {
         .unwrap_err();
     assert_eq!(deadline.field(), "probe_deadline");
 
-    const BAD: Config = Config::new().failure_threshold(0);
     assert!(
-        BAD.build().is_err(),
+        BAD_PRESET.build().is_err(),
         "a const preset is checked when built, never at compile time"
     );
 }

@@ -1,0 +1,202 @@
+//! Watching a breaker: state-change events ([`Transition`]) and opt-in [`Metrics`].
+//!
+//! Both are off unless asked for when the breaker is built, and then cost nothing on the
+//! closed-state hot path beyond one predictable branch. A listener is called exactly once per
+//! transition, by the caller whose compare-exchange made it, after the new state is installed
+//! and outside any lock; a panic in a listener is caught and cannot corrupt the breaker.
+
+use core::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+
+use crate::State;
+
+/// One state change of a breaker, as passed to a listener registered with
+/// [`Builder::on_transition`](crate::Builder::on_transition).
+///
+/// `Open -> HalfOpen` is reported when the first probe is admitted (that is the moment the
+/// breaker's word changes); [`CircuitBreaker::state`](crate::CircuitBreaker::state) already
+/// reports `HalfOpen` from the moment the recovery timeout elapses.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use async_breaker::{CircuitBreaker, State};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = Arc::clone(&seen);
+/// let breaker = CircuitBreaker::builder()
+///     .failure_threshold(1)
+///     .on_transition(move |t| log.lock().unwrap().push((t.from(), t.to(), t.failures())))
+///     .build()?;
+/// let _ = breaker.call(|| Err::<(), _>("down"));
+/// assert_eq!(*seen.lock().unwrap(), [(State::Closed, State::Open, 1)]);
+/// # Ok::<(), async_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) from: State,
+    pub(crate) to: State,
+    pub(crate) failures: u32,
+    pub(crate) at: Duration,
+}
+
+impl Transition<'_> {
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The state before.
+    pub fn from(&self) -> State {
+        self.from
+    }
+
+    /// The state after.
+    pub fn to(&self) -> State {
+        self.to
+    }
+
+    /// The consecutive-failure count after the transition.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// When it happened, on the breaker's clock (millisecond resolution).
+    pub fn at(&self) -> Duration {
+        self.at
+    }
+}
+
+impl fmt::Display for Transition<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "circuit {:?}: {} -> {} ({} failures)",
+            self.name, self.from, self.to, self.failures
+        )
+    }
+}
+
+/// A state-change listener.
+pub(crate) type Listener = Arc<dyn Fn(&Transition<'_>) + Send + Sync>;
+
+/// What the breaker counted, from [`CircuitBreaker::metrics`](crate::CircuitBreaker::metrics).
+///
+/// ```
+/// use async_breaker::CircuitBreaker;
+///
+/// let breaker = CircuitBreaker::builder().failure_threshold(1).metrics().build()?;
+/// let _ = breaker.call(|| Ok::<_, ()>(()));
+/// let _ = breaker.call(|| Err::<(), _>(()));
+/// let _ = breaker.call(|| Ok::<_, ()>(()));
+/// let m = breaker.metrics().unwrap();
+/// assert_eq!((m.admitted, m.succeeded, m.failed, m.rejected, m.opened), (2, 1, 1, 1, 1));
+/// # Ok::<(), async_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// Calls admitted (closed-state calls and probes).
+    pub admitted: u64,
+    /// Calls rejected because the breaker was open or a probe was in flight.
+    pub rejected: u64,
+    /// Outcomes recorded as successes (including errors the classifier did not count).
+    pub succeeded: u64,
+    /// Outcomes recorded as failures.
+    pub failed: u64,
+    /// Admitted calls that ended with no outcome: dropped, cancelled or ignored.
+    pub ignored: u64,
+    /// Outcomes discarded because they belonged to an earlier cycle or a replaced probe.
+    pub discarded: u64,
+    /// Transitions to open (from closed, or from half-open when a probe failed).
+    pub opened: u64,
+    /// Transitions from open to half-open (a probe admitted).
+    pub half_opened: u64,
+    /// Transitions to closed (a probe succeeded).
+    pub closed: u64,
+}
+
+/// Counters, on their own cache lines, away from the state word.
+#[derive(Default)]
+pub(crate) struct Metrics {
+    counters: CachePadded<[AtomicU64; 9]>,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Counter {
+    Admitted = 0,
+    Rejected,
+    Succeeded,
+    Failed,
+    Ignored,
+    Discarded,
+    Opened,
+    HalfOpened,
+    Closed,
+}
+
+impl Metrics {
+    pub(crate) fn add(&self, counter: Counter) {
+        self.counters[counter as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        let get = |c: Counter| self.counters[c as usize].load(Ordering::Relaxed);
+        MetricsSnapshot {
+            admitted: get(Counter::Admitted),
+            rejected: get(Counter::Rejected),
+            succeeded: get(Counter::Succeeded),
+            failed: get(Counter::Failed),
+            ignored: get(Counter::Ignored),
+            discarded: get(Counter::Discarded),
+            opened: get(Counter::Opened),
+            half_opened: get(Counter::HalfOpened),
+            closed: get(Counter::Closed),
+        }
+    }
+}
+
+/// The optional observers of one breaker, boxed so a breaker without any stays small.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub(crate) listener: Option<Listener>,
+    pub(crate) metrics: Option<Metrics>,
+}
+
+impl Hooks {
+    pub(crate) fn count(&self, counter: Counter) {
+        if let Some(metrics) = &self.metrics {
+            metrics.add(counter);
+        }
+    }
+
+    /// Counts a transition and tells the listener, swallowing a listener's panic.
+    pub(crate) fn transition(&self, transition: &Transition<'_>) {
+        let counter = match transition.to {
+            State::Open => Counter::Opened,
+            State::HalfOpen => Counter::HalfOpened,
+            State::Closed => Counter::Closed,
+        };
+        self.count(counter);
+        if let Some(listener) = &self.listener {
+            // The new state is already installed; a panicking listener can only lose its own
+            // work, so it is contained here rather than unwinding into the caller's call path
+            // (which may be a `Drop`).
+            let _ = catch_unwind(AssertUnwindSafe(|| listener(transition)));
+        }
+    }
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("listener", &self.listener.is_some())
+            .field("metrics", &self.metrics.as_ref().map(Metrics::snapshot))
+            .finish()
+    }
+}
