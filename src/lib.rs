@@ -199,6 +199,9 @@ mod permit;
 mod registry;
 mod state;
 mod sync;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 #[cfg(feature = "tracing")]
 mod trace;
 mod word;
@@ -227,3 +230,12 @@ pub use crate::observe::{MetricsSnapshot, Transition};
 pub use crate::registry::{Monitor, Registry, RegistryError};
 pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 pub use crate::state::State;
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+pub use async_breaker_macros::circuit;
+
+/// Support for the `#[circuit]` attribute's generated code. Not a public API.
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,1 @@
+//! Support for the `#[circuit]` attribute (work in progress).

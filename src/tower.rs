@@ -1,0 +1,1 @@
+//! A tower `Layer` and `Service` (work in progress).
