@@ -2,7 +2,9 @@
 //! [`crate::word`], and the reading API.
 
 use core::fmt;
-use std::time::Duration;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
@@ -59,6 +61,7 @@ struct Core<C> {
     classifier: C,
 }
 
+#[cfg(feature = "std")]
 impl CircuitBreaker<AnyError> {
     /// A breaker with the original's defaults: opens after 5 consecutive failures, stays open
     /// for 30 s, counts every error, reads the default clock.
@@ -73,7 +76,9 @@ impl CircuitBreaker<AnyError> {
             Err(_) => unreachable!("the default configuration is valid"),
         }
     }
+}
 
+impl CircuitBreaker<AnyError> {
     /// A builder for a breaker with non-default settings.
     ///
     /// ```
@@ -91,6 +96,7 @@ impl CircuitBreaker<AnyError> {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for CircuitBreaker<AnyError> {
     fn default() -> CircuitBreaker<AnyError> {
         CircuitBreaker::new()
@@ -316,9 +322,9 @@ impl<C> CircuitBreaker<C> {
     /// std::thread::spawn(move || permit.success()).join().unwrap();
     /// # Ok::<(), async_breaker::OpenError>(())
     /// ```
-    pub fn try_acquire_owned(self: &std::sync::Arc<Self>) -> Result<OwnedPermit<C>, OpenError> {
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedPermit<C>, OpenError> {
         self.admit()
-            .map(|ticket| OwnedPermit::new(Slot::new(std::sync::Arc::clone(self), ticket)))
+            .map(|ticket| OwnedPermit::new(Slot::new(Arc::clone(self), ticket)))
     }
 
     /// Runs a synchronous call through the breaker: rejected without running `f` when open,

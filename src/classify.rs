@@ -15,9 +15,9 @@
 //! Classification only ever changes what is *recorded*; the caller always gets its own error
 //! back, unchanged, inside [`Error::Inner`](crate::Error::Inner).
 
-use std::borrow::Cow;
-use std::error::Error as StdError;
-use std::fmt;
+use alloc::borrow::Cow;
+use core::error::Error as StdError;
+use core::fmt;
 
 /// What one finished call says about the guarded dependency.
 ///

@@ -2,7 +2,7 @@
 //! [`ManualClock`].
 
 use core::fmt;
-use std::time::Duration;
+use core::time::Duration;
 
 use crate::sync::{Arc, AtomicU64, Ordering};
 
@@ -37,7 +37,7 @@ pub trait Clock: Send + Sync + 'static {
 
 /// The default clock: [`quanta`]'s calibrated TSC-based monotonic clock (falling back to the OS
 /// monotonic clock where there is no usable TSC). Reading it costs a few nanoseconds and no
-/// system call.
+/// system call. Needs the `std` feature.
 ///
 /// ```
 /// use async_breaker::{Clock, QuantaClock};
@@ -46,12 +46,14 @@ pub trait Clock: Send + Sync + 'static {
 /// let a = clock.now();
 /// assert!(clock.now() >= a);
 /// ```
+#[cfg(feature = "std")]
 #[derive(Clone)]
 pub struct QuantaClock {
     clock: quanta::Clock,
     origin: u64,
 }
 
+#[cfg(feature = "std")]
 impl QuantaClock {
     /// A clock whose origin is now.
     pub fn new() -> QuantaClock {
@@ -67,18 +69,21 @@ impl QuantaClock {
     }
 }
 
+#[cfg(feature = "std")]
 impl Default for QuantaClock {
     fn default() -> QuantaClock {
         QuantaClock::new()
     }
 }
 
+#[cfg(feature = "std")]
 impl Clock for QuantaClock {
     fn now(&self) -> Duration {
         Duration::from_nanos(self.clock.delta_as_nanos(self.origin, self.clock.raw()))
     }
 }
 
+#[cfg(feature = "std")]
 impl fmt::Debug for QuantaClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QuantaClock")
@@ -197,14 +202,16 @@ pub(crate) fn duration_millis(d: Duration) -> u64 {
 /// The clock a breaker reads: the default one inline, any other behind an `Arc`.
 #[derive(Clone)]
 pub(crate) enum TimeSource {
+    #[cfg(feature = "std")]
     Quanta(QuantaClock),
-    Custom(std::sync::Arc<dyn Clock>),
+    Custom(alloc::sync::Arc<dyn Clock>),
 }
 
 impl TimeSource {
     #[inline]
     pub(crate) fn now_ms(&self) -> u64 {
         match self {
+            #[cfg(feature = "std")]
             TimeSource::Quanta(clock) => clock.now_ms(),
             TimeSource::Custom(clock) => duration_millis(clock.now()),
         }
@@ -214,6 +221,7 @@ impl TimeSource {
 impl fmt::Debug for TimeSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            #[cfg(feature = "std")]
             TimeSource::Quanta(clock) => clock.fmt(f),
             TimeSource::Custom(clock) => f
                 .debug_struct("CustomClock")

@@ -1,10 +1,12 @@
 //! Configuration: `const` presets ([`Config`]), the [`Builder`], and [`ConfigError`].
 
-use std::borrow::Cow;
-use std::time::Duration;
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::time::Duration;
 
 use crate::classify::{AnyError, ErrorType, ErrorTypes};
-use crate::clock::{duration_millis, Clock, QuantaClock, TimeSource};
+use crate::clock::{duration_millis, Clock, TimeSource};
 use crate::error::Name;
 use crate::observe::{Hooks, Metrics, Transition};
 use crate::word::{Policy, COUNT_MAX, STAMP_MAX};
@@ -49,6 +51,10 @@ pub enum ConfigError {
         /// The largest accepted value.
         max: Duration,
     },
+    /// No clock was given, and there is no default one: without the `std` feature the breaker
+    /// needs a [`Clock`] from [`Builder::clock`].
+    #[error("a clock is required: without the `std` feature there is no default clock")]
+    MissingClock,
     /// `probe_deadline` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
     #[error("probe_deadline must be between 1ms and {max:?}, got {value:?}")]
     ProbeDeadline {
@@ -73,6 +79,7 @@ impl ConfigError {
             ConfigError::FailureThreshold { .. } => "failure_threshold",
             ConfigError::RecoveryTimeout { .. } => "recovery_timeout",
             ConfigError::ProbeDeadline { .. } => "probe_deadline",
+            ConfigError::MissingClock => "clock",
         }
     }
 }
@@ -396,10 +403,11 @@ impl<C> Builder<C> {
         self
     }
 
-    /// The time source (default: [`QuantaClock`]). Pass a [`ManualClock`](crate::ManualClock)
+    /// The time source (default with the `std` feature: [`QuantaClock`](crate::QuantaClock);
+    /// required without it). Pass a [`ManualClock`](crate::ManualClock)
     /// to drive the breaker from a test.
     pub fn clock(mut self, clock: impl Clock) -> Builder<C> {
-        self.clock = Some(TimeSource::Custom(std::sync::Arc::new(clock)));
+        self.clock = Some(TimeSource::Custom(Arc::new(clock)));
         self
     }
 
@@ -410,7 +418,7 @@ impl<C> Builder<C> {
         mut self,
         listener: impl Fn(&Transition<'_>) + Send + Sync + 'static,
     ) -> Builder<C> {
-        self.hooks.listener = Some(std::sync::Arc::new(listener));
+        self.hooks.listener = Some(Arc::new(listener));
         self
     }
 
@@ -458,9 +466,14 @@ impl<C> Builder<C> {
     /// A [`ConfigError`] naming the first setting that is out of range.
     pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
         let policy = self.config.policy()?;
-        let clock = match self.clock {
-            Some(clock) => clock,
-            None => TimeSource::Quanta(QuantaClock::new()),
+        #[cfg(feature = "std")]
+        let clock = self
+            .clock
+            .unwrap_or_else(|| TimeSource::Quanta(crate::clock::QuantaClock::new()));
+        #[cfg(not(feature = "std"))]
+        let Some(clock) = self.clock
+        else {
+            return Err(ConfigError::MissingClock);
         };
         let hooks = self.hooks;
         let hooks = (hooks.listener.is_some() || hooks.metrics.is_some()).then(|| Box::new(hooks));
@@ -477,7 +490,7 @@ impl<C> Builder<C> {
 impl Builder<AnyError> {
     /// Count only errors of type `T`, or errors whose `source()` chain holds a `T`, as
     /// failures. Call it again to add more types.
-    pub fn failure_on<T: std::error::Error + 'static>(self) -> Builder<ErrorTypes> {
+    pub fn failure_on<T: core::error::Error + 'static>(self) -> Builder<ErrorTypes> {
         self.classify_with(ErrorTypes::new(&[]).with::<T>())
     }
 }
@@ -494,7 +507,7 @@ impl Builder<ErrorTypes> {
     /// assert_eq!(breaker.classifier().types().len(), 2);
     /// # Ok::<(), async_breaker::ConfigError>(())
     /// ```
-    pub fn failure_on<T: std::error::Error + 'static>(mut self) -> Builder<ErrorTypes> {
+    pub fn failure_on<T: core::error::Error + 'static>(mut self) -> Builder<ErrorTypes> {
         self.config.classifier = self.config.classifier.with::<T>();
         self
     }

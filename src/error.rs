@@ -1,10 +1,11 @@
 //! What a guarded call returns when it fails: the rejection [`OpenError`] and the wrapper
 //! [`Error`].
 
-use std::error::Error as StdError;
-use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use alloc::borrow::Cow;
+use alloc::sync::Arc;
+use core::error::Error as StdError;
+use core::fmt;
+use core::time::Duration;
 
 use crate::State;
 
@@ -27,11 +28,11 @@ impl Name {
     }
 }
 
-impl From<std::borrow::Cow<'static, str>> for Name {
-    fn from(name: std::borrow::Cow<'static, str>) -> Name {
+impl From<Cow<'static, str>> for Name {
+    fn from(name: Cow<'static, str>) -> Name {
         match name {
-            std::borrow::Cow::Borrowed(name) => Name::Static(name),
-            std::borrow::Cow::Owned(name) => Name::Shared(name.into()),
+            Cow::Borrowed(name) => Name::Static(name),
+            Cow::Owned(name) => Name::Shared(name.into()),
         }
     }
 }

@@ -183,9 +183,12 @@
 //! | stale outcome after a cycle | discarded | counted | counted | counted | counted |
 //! | runtime | any | asyncio | any | any | tokio |
 //! | loom-tested | yes | no | no | no | no |
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+extern crate alloc;
 
 mod breaker;
 mod classify;
@@ -196,6 +199,7 @@ mod fallback;
 mod future;
 mod observe;
 mod permit;
+#[cfg(feature = "std")]
 mod registry;
 mod state;
 mod sync;
@@ -218,7 +222,9 @@ mod word_props;
 
 pub use crate::breaker::CircuitBreaker;
 pub use crate::classify::{AnyError, Classify, ErrorType, ErrorTypes, Outcome};
-pub use crate::clock::{Clock, ManualClock, QuantaClock};
+#[cfg(feature = "std")]
+pub use crate::clock::QuantaClock;
+pub use crate::clock::{Clock, ManualClock};
 pub use crate::config::{
     Builder, Config, ConfigError, DEFAULT_FAILURE_THRESHOLD, DEFAULT_RECOVERY_TIMEOUT,
     MAX_FAILURE_THRESHOLD, MAX_RECOVERY_TIMEOUT,
@@ -227,6 +233,8 @@ pub use crate::error::{Error, OpenError};
 pub use crate::fallback::Fallback;
 pub use crate::future::{Circuit, CircuitExt};
 pub use crate::observe::{MetricsSnapshot, Transition};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::registry::{Monitor, Registry, RegistryError};
 pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 pub use crate::state::State;

@@ -6,10 +6,9 @@
 //! and outside any lock; a panic in a listener is caught and cannot corrupt the breaker.
 
 use core::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
@@ -186,8 +185,11 @@ impl Hooks {
         if let Some(listener) = &self.listener {
             // The new state is already installed; a panicking listener can only lose its own
             // work, so it is contained here rather than unwinding into the caller's call path
-            // (which may be a `Drop`).
-            let _ = catch_unwind(AssertUnwindSafe(|| listener(transition)));
+            // (which may be a `Drop`). Without `std` there is no unwinding to catch.
+            #[cfg(feature = "std")]
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener(transition)));
+            #[cfg(not(feature = "std"))]
+            listener(transition);
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Permits: one admitted call's claim on the breaker, released on drop.
 
 use core::fmt;
-use std::sync::Arc;
+use alloc::sync::Arc;
 
 use crate::breaker::CircuitBreaker;
 use crate::classify::{AnyError, Classify, Outcome};
