@@ -48,7 +48,20 @@ pub enum Outcome {
     Ignore,
 }
 
-/// Decides what an error returned by a guarded call means. See the [module docs](self).
+/// Decides what an error returned by a guarded call means.
+///
+/// A breaker carries a classifier as its type parameter `C`. When a guarded call returns
+/// `Err(e)`, the breaker records `C::classify(&e)`:
+///
+/// - [`AnyError`] (the default): every `Err` is a failure, for every error type, at no cost.
+/// - [`ErrorTypes`]: only errors of the listed types count, also found through the `source()`
+///   chain; other errors count as successes, as in the Python original (the dependency
+///   answered).
+/// - any `Fn(&E) -> bool`: a predicate; `true` means failure.
+/// - your own implementation, which may also answer [`Outcome::Ignore`].
+///
+/// Classification only changes what is recorded: the caller always gets its own error back,
+/// unchanged, in [`Error::Inner`](crate::Error::Inner).
 ///
 /// ```
 /// use async_breaker::{Classify, Outcome};

@@ -173,16 +173,43 @@
 //! [`ManualClock`] moves only when told to, so tests of code that uses a breaker need no
 //! sleeps. Clones share one time.
 //!
+//! # Watching breakers
+//!
+//! - [`Registry`] (the original's `CircuitBreakerMonitor`): register breakers by name, look
+//!   them up, list the open, half-open or closed ones. [`Registry::global`] is process-wide.
+//! - [`Builder::on_transition`]: a listener called exactly once per state change, by the caller
+//!   whose compare-exchange made it.
+//! - [`Builder::metrics`]: opt-in counters of admissions, rejections, outcomes and transitions,
+//!   read with [`CircuitBreaker::metrics`].
+//! - The `tracing` feature: an event per state change and per rejection.
+//!
+//! None of these is on the default hot path: a breaker built without them never touches them.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `std` | yes | the default [`QuantaClock`], [`CircuitBreaker::new`], the [`Registry`]; without it the crate is `no_std` (it needs `alloc` and 64-bit atomics, and every breaker takes a [`Clock`]) |
+//! | `macros` | no | the `#[circuit]` attribute for `async fn` and `fn` |
+//! | `tower` | no | a tower `Layer` and `Service` |
+//! | `tracing` | no | `tracing` events for transitions and rejections |
+//!
+//! Targets without a 64-bit compare-exchange (for example `thumbv6m`, `thumbv7m`, `riscv32imac`)
+//! are not supported: the whole design is one `AtomicU64`.
+//!
 //! # Compared with the alternatives
 //!
-//! | | async-breaker | `circuitbreaker` (Python) | failsafe | recloser | tower-resilience |
-//! |---|---|---|---|---|---|
-//! | state | one `AtomicU64`, CAS | plain fields, no locking | `parking_lot::Mutex` | atomics + spin lock | `tokio::sync::Mutex` |
-//! | half-open probes | exactly one, by CAS | every concurrent caller | by policy, under the lock | by ring buffer, under the lock | under the lock |
-//! | dropped/cancelled call | records nothing; frees the probe | counts as success | — | — | — |
-//! | stale outcome after a cycle | discarded | counted | counted | counted | counted |
-//! | runtime | any | asyncio | any | any | tokio |
-//! | loom-tested | yes | no | no | no | no |
+//! | | async-breaker | `circuitbreaker` (Python) | failsafe 1.3 | recloser 1.4 |
+//! |---|---|---|---|---|
+//! | state | one `AtomicU64`, CAS | plain attributes, no locking | `parking_lot::Mutex` | crossbeam-epoch state + spin-locked ring buffer |
+//! | half-open admits | exactly one probe, by CAS | every concurrent caller | every caller until the first outcome | every caller until the half-open ring is full |
+//! | dropped or cancelled call | records nothing; a probe frees its slot | counts as a success | no probe slot | no probe slot |
+//! | outcome from an earlier cycle | discarded | counted | recorded in the current state | recorded in the current state |
+//! | runtime | any, or none (permits) | asyncio | any | any |
+//! | loom-tested | yes | no | no | no |
+//!
+//! tower-resilience guards its state with a `tokio::sync::Mutex` and works as tower middleware;
+//! this crate also offers a tower layer (feature `tower`) without the lock.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
