@@ -289,12 +289,10 @@ impl<C> CircuitBreaker<C> {
     /// # Cancel safety
     ///
     /// Dropping the permit without reporting records nothing, and if it was the half-open probe
-    /// the slot is freed so the next caller probes. A permit that is leaked with
-    /// [`mem::forget`](std::mem::forget) while holding the probe slot keeps the breaker
-    /// half-open, rejecting, until [`reset`]-style manual control arrives; do not forget
-    /// permits.
-    ///
-    /// [`reset`]: CircuitBreaker
+    /// the slot is freed so the next caller probes. A probe permit leaked with
+    /// [`mem::forget`](core::mem::forget) holds the slot until the
+    /// [probe deadline](crate::Builder::probe_deadline) has passed; then the next caller
+    /// becomes the probe, and the leaked permit (could it still report) would be discarded.
     ///
     /// ```
     /// let breaker = async_breaker::CircuitBreaker::new();

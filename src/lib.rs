@@ -103,8 +103,14 @@
 //!   replaced, is discarded: a slow old failure can't count against a fresh closed cycle.
 //! - **Panics count.** If the guarded work panics (in [`CircuitBreaker::call`] or while a
 //!   [`Circuit`] future is being polled), the call is recorded as a failure and the panic goes on.
-//! - **Time never runs backwards** for the breaker: a clock that steps back or jumps far ahead is
-//!   clamped, never a panic or an overflow.
+//! - **Recorded times never move backwards**: every reading is clamped to be no earlier than the
+//!   breaker's last recorded transition, so a clock that steps back only delays the end of an
+//!   open period until the clock catches up (an open period that had already run out may read
+//!   as open again meanwhile). A clock that jumps far ahead is clamped too: nothing panics or
+//!   overflows.
+//! - **Limits**: stamps are 42 bits of milliseconds. After 139 years of uptime, or with a clock
+//!   that reports beyond that, every timeout counts as elapsed (the breaker never sticks open)
+//!   but cycles can no longer be told apart, so stale outcomes may count.
 //!
 //! # Cancel safety
 //!

@@ -39,7 +39,8 @@
 //! Readings are clamped into `[stamp, STAMP_MAX]`: for the breaker, time never runs backwards. A
 //! clock that steps back makes the open period resume once the clock passes the recorded stamp
 //! again; a clock that runs past the 139-year range counts every timeout as elapsed, so the
-//! breaker can never be stuck open.
+//! breaker can never be stuck open. At that ceiling stamps stop growing, so the identity argument
+//! above no longer holds there: stale outcomes may count (a documented limit).
 
 use crate::State;
 
