@@ -1,0 +1,723 @@
+//! `async-breaker` side by side with `failsafe` 1.x, `recloser` 1.x and a bare baseline.
+//!
+//! Run: `cargo bench --bench compare` (1 s warm-up, 3 s measurement per benchmark by default),
+//! then `python3 scripts/bench_chart.py` for the median table and `docs/bench.svg`.
+//!
+//! Every benchmark id is `<group>/<contestant>`, contestant one of `async-breaker`, `failsafe`,
+//! `recloser`, `bare` (names are stable: `scripts/bench_chart.py` parses them).
+//!
+//! | group                              | one iteration is                                          |
+//! |------------------------------------|-----------------------------------------------------------|
+//! | `closed_success_sync`              | 1 sync call, closure returns `Ok`, breaker closed         |
+//! | `closed_failure_sync`              | 2 sync calls: one `Err` then one `Ok` (the success resets |
+//! |                                    | the consecutive-failure count, so the breaker never opens)|
+//! | `open_reject`                      | 1 sync call on an open breaker (rejected, closure unused) |
+//! | `half_open_probe_in_flight_reject` | 1 call rejected because a half-open probe is in flight    |
+//! |                                    | (no peer can express this, see the group's comment)       |
+//! | `future_closed_success`            | build the wrapped future + poll it once with a no-op      |
+//! |                                    | waker; it must be `Ready(Ok(1))`. No runtime involved.    |
+//! | `one_thread_closed_success`        | 1 call on 1 thread (same harness as the 2-thread group)   |
+//! | `two_threads_closed_success`       | 1 call on *each* of 2 threads sharing one breaker         |
+//! | `one_thread_open_reject`           | like above, breaker open                                  |
+//! | `two_threads_open_reject`          | like above, breaker open                                  |
+//!
+//! Configuration shared by every contestant: open after 5 consecutive failures, stay open for
+//! `OPEN_WAIT` (1 h) so an open breaker never drifts to half-open during a run.
+//!
+//! `bare` is "no breaker bookkeeping at all": one `Relaxed` load of an `open` flag, then the
+//! closure is called directly (or a rejection is returned if the flag is set). Nothing is
+//! recorded. It is the floor that any breaker must at least pay, not a real breaker.
+//!
+//! Every benchmark checks the breaker's state before and after it is measured, so a
+//! misconfiguration fails the run instead of quietly measuring the wrong path.
+
+use std::future::{ready, Future};
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Barrier;
+use std::task::{Context, Poll};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use async_breaker::{CircuitBreaker, CircuitExt, State};
+use criterion::measurement::WallTime;
+use criterion::{criterion_main, Bencher, BenchmarkGroup, Criterion, Throughput};
+
+/// Consecutive failures that open the breaker (every contestant is set up alike).
+const FAILURES_TO_OPEN: u32 = 5;
+/// Open-state wait: far longer than any bench run.
+const OPEN_WAIT: Duration = Duration::from_secs(3600);
+
+/// What the protected operation returns.
+type Op = Result<u64, u64>;
+
+// `inline(always)`: the measured loops must not pay for a call to build the operand.
+#[allow(clippy::inline_always, clippy::unnecessary_wraps)]
+#[inline(always)]
+fn succeed() -> Op {
+    Ok(black_box(1u64))
+}
+
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn fail() -> Op {
+    Err(black_box(7u64))
+}
+
+/// Coarse classification of a contestant's own result type; used only outside timed loops
+/// (sanity checks before/after measuring), never inside them.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+enum Outcome {
+    Ok,
+    Failed,
+    Rejected,
+}
+
+/// A sync contestant. `Out` is the contestant's own return type, so no conversion cost is
+/// added to the measured path (criterion `black_box`es it as is).
+trait Contestant: Sync {
+    const NAME: &'static str;
+    type Out;
+    /// A fresh breaker configured as described in the module docs.
+    fn new_breaker() -> Self;
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out;
+    fn outcome(out: &Self::Out) -> Outcome;
+
+    /// Drive the breaker to open with failing calls only; returns how many failures were
+    /// recorded before the first rejection (no successful probe in between, since a success
+    /// would reset the count).
+    fn trip(&self) -> u32 {
+        let limit = 4 * FAILURES_TO_OPEN;
+        for recorded in 0..=limit {
+            if Self::outcome(&self.call(fail)) == Outcome::Rejected {
+                return recorded;
+            }
+        }
+        panic!(
+            "{}: still closed after {limit} consecutive failures",
+            Self::NAME
+        );
+    }
+}
+
+/// A future-aware contestant (the contestant's own async wrapper).
+trait FutureContestant {
+    const NAME: &'static str;
+    type Out;
+    fn new_breaker() -> Self;
+    fn call_future<F: Future<Output = Op>>(&self, f: F) -> impl Future<Output = Self::Out>;
+    fn outcome(out: &Self::Out) -> Outcome;
+}
+
+// ---------------------------------------------------------------------------------------
+// async-breaker (this crate)
+//
+// `failure_threshold(5)` is exactly "5 consecutive failures"; `recovery_timeout(1 h)` is the
+// long open wait. The default classifier counts every `Err`; the default clock is quanta's.
+
+const OURS: &str = "async-breaker";
+
+struct Ours(CircuitBreaker);
+
+fn ours_build() -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .name("bench")
+        .failure_threshold(FAILURES_TO_OPEN)
+        .recovery_timeout(OPEN_WAIT)
+        .build()
+        .expect("valid breaker configuration")
+}
+
+fn ours_outcome(out: &Result<u64, async_breaker::Error<u64>>) -> Outcome {
+    match out {
+        Ok(_) => Outcome::Ok,
+        Err(async_breaker::Error::Inner(_)) => Outcome::Failed,
+        Err(async_breaker::Error::Open(_)) => Outcome::Rejected,
+    }
+}
+
+impl Contestant for Ours {
+    const NAME: &'static str = OURS;
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        Ours(ours_build())
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+impl FutureContestant for Ours {
+    const NAME: &'static str = OURS;
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        Ours(ours_build())
+    }
+
+    fn call_future<F: Future<Output = Op>>(&self, f: F) -> impl Future<Output = Self::Out> {
+        // Borrows the breaker (no `Arc` clone); admission happens on the first poll.
+        f.circuit(&self.0)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// bare
+
+#[derive(Debug)]
+enum BareError {
+    Inner(#[allow(dead_code)] u64),
+    Rejected,
+}
+
+struct Bare {
+    open: AtomicBool,
+}
+
+impl Bare {
+    fn outcome_of(out: &Result<u64, BareError>) -> Outcome {
+        match out {
+            Ok(_) => Outcome::Ok,
+            Err(BareError::Inner(_)) => Outcome::Failed,
+            Err(BareError::Rejected) => Outcome::Rejected,
+        }
+    }
+}
+
+impl Contestant for Bare {
+    const NAME: &'static str = "bare";
+    type Out = Result<u64, BareError>;
+
+    fn new_breaker() -> Self {
+        Bare {
+            open: AtomicBool::new(false),
+        }
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        if self.open.load(Ordering::Relaxed) {
+            return Err(BareError::Rejected);
+        }
+        f().map_err(BareError::Inner)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        Bare::outcome_of(out)
+    }
+
+    /// No failure accounting in `bare`: opening is just setting the flag.
+    fn trip(&self) -> u32 {
+        self.open.store(true, Ordering::Relaxed);
+        0
+    }
+}
+
+impl FutureContestant for Bare {
+    const NAME: &'static str = "bare";
+    type Out = Result<u64, BareError>;
+
+    fn new_breaker() -> Self {
+        <Bare as Contestant>::new_breaker()
+    }
+
+    // Same work as the sync `bare`, expressed as a wrapper future.
+    async fn call_future<F: Future<Output = Op>>(&self, f: F) -> Self::Out {
+        if self.open.load(Ordering::Relaxed) {
+            return Err(BareError::Rejected);
+        }
+        f.await.map_err(BareError::Inner)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        Bare::outcome_of(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// failsafe 1.x
+//
+// `failsafe::Config::new()` defaults to `SuccessRateOverTimeWindow.or_else(ConsecutiveFailures)`
+// with jittered backoff; we replace it with a plain `consecutive_failures(5, constant(1 h))`
+// policy so it matches "5 consecutive failures, fixed long open wait". The instrument is `()`
+// (no-op). State lives behind a `parking_lot::Mutex`, taken on every permit check and again on
+// every outcome record.
+
+type FailsafeMachine = failsafe::StateMachine<
+    failsafe::failure_policy::ConsecutiveFailures<failsafe::backoff::Constant>,
+    (),
+>;
+
+struct Failsafe(FailsafeMachine);
+
+fn failsafe_outcome(out: &Result<u64, failsafe::Error<u64>>) -> Outcome {
+    match out {
+        Ok(_) => Outcome::Ok,
+        Err(failsafe::Error::Inner(_)) => Outcome::Failed,
+        Err(failsafe::Error::Rejected) => Outcome::Rejected,
+    }
+}
+
+impl Failsafe {
+    fn build() -> Self {
+        let policy = failsafe::failure_policy::consecutive_failures(
+            FAILURES_TO_OPEN,
+            failsafe::backoff::constant(OPEN_WAIT),
+        );
+        Failsafe(failsafe::Config::new().failure_policy(policy).build())
+    }
+}
+
+impl Contestant for Failsafe {
+    const NAME: &'static str = "failsafe";
+    type Out = Result<u64, failsafe::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        Failsafe::build()
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        // Two traits named `CircuitBreaker` provide `call`; name the sync one explicitly.
+        failsafe::CircuitBreaker::call(&self.0, f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        failsafe_outcome(out)
+    }
+}
+
+impl FutureContestant for Failsafe {
+    const NAME: &'static str = "failsafe";
+    type Out = Result<u64, failsafe::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        Failsafe::build()
+    }
+
+    fn call_future<F: Future<Output = Op>>(&self, f: F) -> impl Future<Output = Self::Out> {
+        // `failsafe::futures::CircuitBreaker::call` clones the state machine (an `Arc`) into the
+        // returned `ResponseFuture`; the permit check happens on the first poll.
+        failsafe::futures::CircuitBreaker::call(&self.0, f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        failsafe_outcome(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// recloser 1.x
+//
+// recloser has no "consecutive failures" setting: it opens when the failure rate over a ring
+// buffer of the last `closed_len` outcomes reaches `error_rate_closed`. A ring of 5 with a
+// threshold of 1.0 means "the last 5 outcomes were all failures" = 5 consecutive failures.
+// Caveat: a *fresh* breaker reports no rate until the ring has been written `closed_len`
+// times and then one more, so from a fresh start the 6th consecutive failure opens it; once
+// the ring has seen >= 5 outcomes, the 5th consecutive failure opens it. Half-open settings
+// are left at their defaults (not exercised). Lock-free-ish: state is a crossbeam-epoch
+// `Atomic<State>`, but each ring buffer write takes a small spin lock.
+
+struct Recloser(recloser::Recloser);
+
+fn recloser_build() -> recloser::Recloser {
+    recloser::Recloser::custom()
+        .closed_len(FAILURES_TO_OPEN as usize)
+        .error_rate_closed(1.0)
+        .open_wait(OPEN_WAIT)
+        .build()
+}
+
+fn recloser_outcome(out: &Result<u64, recloser::Error<u64>>) -> Outcome {
+    match out {
+        Ok(_) => Outcome::Ok,
+        Err(recloser::Error::Inner(_)) => Outcome::Failed,
+        Err(recloser::Error::Rejected) => Outcome::Rejected,
+    }
+}
+
+impl Contestant for Recloser {
+    const NAME: &'static str = "recloser";
+    type Out = Result<u64, recloser::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        Recloser(recloser_build())
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        recloser_outcome(out)
+    }
+}
+
+/// `AsyncRecloser` owns its `Recloser` (behind an `Arc`), so the async contestant is a separate
+/// breaker instance, configured identically.
+struct RecloserAsync(recloser::AsyncRecloser);
+
+impl FutureContestant for RecloserAsync {
+    const NAME: &'static str = "recloser";
+    type Out = Result<u64, recloser::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        RecloserAsync(recloser::AsyncRecloser::from(recloser_build()))
+    }
+
+    fn call_future<F: Future<Output = Op>>(&self, f: F) -> impl Future<Output = Self::Out> {
+        // Like failsafe, `call` clones an `Arc` into the returned `RecloserFuture`; the permit
+        // check happens on the first poll.
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        recloser_outcome(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+/// The contestants of every sync group, in the order they are measured and charted.
+macro_rules! for_each_contestant {
+    ($group:expr, $bench:ident) => {
+        $bench::<Ours>($group);
+        $bench::<Failsafe>($group);
+        $bench::<Recloser>($group);
+        $bench::<Bare>($group);
+    };
+}
+
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
+fn expect<C: Contestant>(cb: &C, f: fn() -> Op, want: Outcome, when: &str) {
+    let got = C::outcome(&cb.call(f));
+    assert_eq!(got, want, "{} {when}", C::NAME);
+}
+
+/// Poll a future exactly once with a no-op waker; it must complete.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn poll_once<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    // `futures`' no-op waker rather than `Waker::noop()`, which needs Rust 1.85 (MSRV is 1.77).
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    match fut.as_mut().poll(&mut cx) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("future was expected to be Ready on its first poll"),
+    }
+}
+
+/// Multi-thread harness (`iter_custom`).
+///
+/// Each of `threads` scoped threads runs the same loop of `iters` calls on the one shared
+/// breaker and times *its own* loop; the threads are released together by a barrier, so
+/// spawn/join cost stays outside every measurement. The sample's time is the *slowest*
+/// thread's time: that is the wall time in which all `threads * iters` calls were done, so
+/// criterion's "time per iteration" is the time for every thread to complete one call in
+/// parallel, and with `Throughput::Elements(threads)` criterion's elem/s is the aggregate
+/// calls/s. Taking the max (not the mean) keeps a straggler from hiding contention.
+/// The 1-thread groups use the very same harness with `threads = 1` (also on a spawned
+/// thread), so `two_threads_x / one_thread_x` time ratio is the per-call slowdown under
+/// sharing: 1.0 = perfect scaling (2x aggregate), 2.0 = fully serialized.
+/// Caveat: the machine has 2 cores, so 2 busy threads leave none for anything else.
+fn run_threads<C: Contestant, R>(
+    b: &mut Bencher<'_, WallTime>,
+    cb: &C,
+    threads: usize,
+    op: impl Fn(&C) -> R + Sync,
+) {
+    b.iter_custom(|iters| {
+        let start_line = Barrier::new(threads);
+        thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        start_line.wait();
+                        let t0 = Instant::now();
+                        for _ in 0..iters {
+                            black_box(op(cb));
+                        }
+                        t0.elapsed()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("bench thread panicked"))
+                .max()
+                .expect("at least one thread")
+        })
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. closed_success_sync
+
+fn closed_success<C: Contestant>(g: &mut Group<'_>) {
+    let cb = C::new_breaker();
+    expect(&cb, succeed, Outcome::Ok, "closed before bench");
+    g.bench_function(C::NAME, |b| b.iter(|| cb.call(succeed)));
+    expect(&cb, succeed, Outcome::Ok, "closed after bench");
+}
+
+fn closed_success_sync(c: &mut Criterion) {
+    eprintln!(
+        "[compare] size_of::<CircuitBreaker>() = {} bytes (align {})",
+        std::mem::size_of::<CircuitBreaker>(),
+        std::mem::align_of::<CircuitBreaker>()
+    );
+    let mut g = c.benchmark_group("closed_success_sync");
+    g.throughput(Throughput::Elements(1));
+    for_each_contestant!(&mut g, closed_success);
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. closed_failure_sync: one iteration = one failing call + one successful call.
+//    For us and failsafe the success zeroes the consecutive-failure count; for recloser the
+//    ring of 5 alternates F/S, so its failure rate stays at 0.4..0.6 (< 1.0). None ever opens.
+
+fn closed_failure<C: Contestant>(g: &mut Group<'_>) {
+    let cb = C::new_breaker();
+    expect(&cb, fail, Outcome::Failed, "closed before bench");
+    expect(&cb, succeed, Outcome::Ok, "closed before bench");
+    g.bench_function(C::NAME, |b| {
+        b.iter(|| {
+            let failed = cb.call(fail);
+            let ok = cb.call(succeed);
+            (failed, ok)
+        });
+    });
+    expect(&cb, fail, Outcome::Failed, "still closed after bench");
+    expect(&cb, succeed, Outcome::Ok, "still closed after bench");
+}
+
+fn closed_failure_sync(c: &mut Criterion) {
+    let mut g = c.benchmark_group("closed_failure_sync");
+    // Two calls per iteration.
+    g.throughput(Throughput::Elements(2));
+    for_each_contestant!(&mut g, closed_failure);
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. open_reject
+
+fn report_trip<C: Contestant>(cb: &C) {
+    let n = cb.trip();
+    if n > 0 {
+        eprintln!(
+            "[compare] {}: opened after {n} consecutive failures from fresh",
+            C::NAME
+        );
+    }
+    expect(cb, succeed, Outcome::Rejected, "open before bench");
+}
+
+fn open_reject_one<C: Contestant>(g: &mut Group<'_>) {
+    let cb = C::new_breaker();
+    report_trip(&cb);
+    g.bench_function(C::NAME, |b| b.iter(|| cb.call(succeed)));
+    expect(&cb, succeed, Outcome::Rejected, "still open after bench");
+}
+
+fn open_reject(c: &mut Criterion) {
+    let mut g = c.benchmark_group("open_reject");
+    g.throughput(Throughput::Elements(1));
+    for_each_contestant!(&mut g, open_reject_one);
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. half_open_probe_in_flight_reject
+//
+// Skipped for both peers, because neither can represent "a probe is in flight, reject the
+// others":
+// - failsafe 1.3: `StateMachine::is_call_permitted` returns `true` for every call in
+//   `HalfOpen`; the first recorded outcome closes or re-opens the breaker. Any number of
+//   concurrent trial calls is admitted.
+// - recloser 1.4: `call_permitted` returns `true` for every call in `HalfOpen`; the state
+//   admits calls until its half-open ring (`half_open_len`) is full of outcomes. No limit on
+//   concurrent trials either.
+// So only our breaker (which admits exactly one probe) and `bare` (one relaxed load +
+// rejection, the floor) are measured.
+//
+// Our breaker here has a 1 ms recovery timeout, so that it turns half-open shortly after it is
+// tripped, and a 1 h probe deadline, so the probe held through the run is never presumed lost
+// and replaced. One caller claims the probe (`try_acquire`) and holds the permit; every
+// measured call is then rejected with `State::HalfOpen`.
+
+fn half_open_probe_in_flight_reject(c: &mut Criterion) {
+    let mut g = c.benchmark_group("half_open_probe_in_flight_reject");
+    g.throughput(Throughput::Elements(1));
+
+    let breaker = CircuitBreaker::builder()
+        .name("bench")
+        .failure_threshold(FAILURES_TO_OPEN)
+        .recovery_timeout(Duration::from_millis(1))
+        .probe_deadline(OPEN_WAIT)
+        .build()
+        .expect("valid breaker configuration");
+    for _ in 0..FAILURES_TO_OPEN {
+        assert!(breaker.call(fail).is_err_and(|e| e.is_inner()));
+    }
+    thread::sleep(Duration::from_millis(5));
+    assert_eq!(breaker.state(), State::HalfOpen, "half-open before probe");
+    let probe = breaker.try_acquire().expect("the probe is admitted");
+    assert!(probe.is_probe());
+    let rejected = |when: &str| match breaker.call(succeed) {
+        Err(async_breaker::Error::Open(e)) => assert_eq!(e.state(), State::HalfOpen, "{when}"),
+        other => panic!("{OURS} {when}: expected a half-open rejection, got {other:?}"),
+    };
+    rejected("probe in flight before bench");
+    g.bench_function(OURS, |b| b.iter(|| breaker.call(succeed)));
+    rejected("probe still in flight after bench");
+    probe.success();
+    assert_eq!(breaker.state(), State::Closed, "the probe closes it");
+
+    // `bare` has a single flag; "probe in flight" is that flag being set.
+    let cb = <Bare as Contestant>::new_breaker();
+    cb.trip();
+    expect(&cb, succeed, Outcome::Rejected, "probe in flight");
+    g.bench_function(<Bare as Contestant>::NAME, |b| b.iter(|| cb.call(succeed)));
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. future_closed_success: build the wrapped future around `ready(Ok(1))`, poll it once with
+//    a no-op waker, expect `Ready(Ok(1))`. No executor in the measured loop.
+
+fn future_closed<C: FutureContestant>(g: &mut Group<'_>) {
+    let cb = C::new_breaker();
+    let warm = poll_once(cb.call_future(ready(succeed())));
+    assert_eq!(
+        C::outcome(&warm),
+        Outcome::Ok,
+        "{} closed before bench",
+        C::NAME
+    );
+    g.bench_function(C::NAME, |b| {
+        b.iter(|| poll_once(cb.call_future(ready(Ok(black_box(1u64))))));
+    });
+    let after = poll_once(cb.call_future(ready(succeed())));
+    assert_eq!(
+        C::outcome(&after),
+        Outcome::Ok,
+        "{} closed after bench",
+        C::NAME
+    );
+}
+
+fn future_closed_success(c: &mut Criterion) {
+    let mut g = c.benchmark_group("future_closed_success");
+    g.throughput(Throughput::Elements(1));
+    future_closed::<Ours>(&mut g);
+    future_closed::<Failsafe>(&mut g);
+    future_closed::<RecloserAsync>(&mut g);
+    future_closed::<Bare>(&mut g);
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. one/two threads, closed success and open reject, on one shared breaker.
+
+fn threads_closed<const THREADS: usize, C: Contestant>(g: &mut Group<'_>) {
+    let cb = C::new_breaker();
+    expect(&cb, succeed, Outcome::Ok, "closed before bench");
+    g.bench_function(C::NAME, |b| {
+        run_threads(b, &cb, THREADS, |cb| cb.call(succeed));
+    });
+    expect(&cb, succeed, Outcome::Ok, "closed after bench");
+}
+
+fn threads_open<const THREADS: usize, C: Contestant>(g: &mut Group<'_>) {
+    let cb = C::new_breaker();
+    report_trip(&cb);
+    g.bench_function(C::NAME, |b| {
+        run_threads(b, &cb, THREADS, |cb| cb.call(succeed));
+    });
+    expect(&cb, succeed, Outcome::Rejected, "still open after bench");
+}
+
+fn one_thread_closed<C: Contestant>(g: &mut Group<'_>) {
+    threads_closed::<1, C>(g);
+}
+fn two_threads_closed<C: Contestant>(g: &mut Group<'_>) {
+    threads_closed::<2, C>(g);
+}
+fn one_thread_open<C: Contestant>(g: &mut Group<'_>) {
+    threads_open::<1, C>(g);
+}
+fn two_threads_open<C: Contestant>(g: &mut Group<'_>) {
+    threads_open::<2, C>(g);
+}
+
+fn threaded_groups(c: &mut Criterion) {
+    let mut g = c.benchmark_group("one_thread_closed_success");
+    g.throughput(Throughput::Elements(1));
+    for_each_contestant!(&mut g, one_thread_closed);
+    g.finish();
+
+    let mut g = c.benchmark_group("two_threads_closed_success");
+    g.throughput(Throughput::Elements(2));
+    for_each_contestant!(&mut g, two_threads_closed);
+    g.finish();
+
+    let mut g = c.benchmark_group("one_thread_open_reject");
+    g.throughput(Throughput::Elements(1));
+    for_each_contestant!(&mut g, one_thread_open);
+    g.finish();
+
+    let mut g = c.benchmark_group("two_threads_open_reject");
+    g.throughput(Throughput::Elements(2));
+    for_each_contestant!(&mut g, two_threads_open);
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
+
+/// Quick defaults so a plain `cargo bench` stays within a few minutes on a 2-core box;
+/// command-line flags (`--warm-up-time`, `--measurement-time`, ...) still override these.
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .without_plots()
+}
+
+/// `criterion_group!` makes a `pub fn`; a private module keeps it out of `missing_docs`' reach.
+mod suite {
+    use super::{
+        closed_failure_sync, closed_success_sync, config, future_closed_success,
+        half_open_probe_in_flight_reject, open_reject, threaded_groups,
+    };
+    use criterion::criterion_group;
+
+    criterion_group! {
+        name = compare;
+        config = config();
+        targets =
+            closed_success_sync,
+            closed_failure_sync,
+            open_reject,
+            half_open_probe_in_flight_reject,
+            future_closed_success,
+            threaded_groups
+    }
+}
+criterion_main!(suite::compare);

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Chart and tabulate the criterion medians of `cargo bench --bench compare`.
+
+Reads `<criterion dir>/<group>/<contestant>/new/estimates.json` (criterion's bootstrap median of
+the time per iteration) and `benchmark.json` (the throughput, i.e. calls per iteration), then
+
+- writes `docs/bench.svg`: a horizontal grouped bar chart, one block of bars per group, one bar
+  per contestant, in ns per call on a log axis (so the sub-nanosecond rows stay visible);
+- prints a markdown table of the medians with the ratios the project's targets are stated in.
+
+ns per call = median ns per iteration / calls per iteration. In the two-thread groups an
+iteration is one call on each thread, so ns per call there is the *aggregate* cost: perfect
+scaling halves it against the one-thread group.
+
+Usage: python3 scripts/bench_chart.py [--criterion DIR] [--svg PATH] [--machine TEXT]
+Default DIR: $CARGO_TARGET_DIR/criterion if set, else target/bench/criterion, else
+target/criterion. Python 3 standard library only.
+"""
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import sys
+from xml.sax.saxutils import escape
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+OURS = "async-breaker"
+PEERS = ["failsafe", "recloser"]
+CONTESTANTS = [OURS, *PEERS, "bare"]
+COLORS = {
+    OURS: "#1f77b4",
+    "failsafe": "#ff7f0e",
+    "recloser": "#2ca02c",
+    "bare": "#7f7f7f",
+}
+GROUPS = [
+    ("closed_success_sync", "closed, success (sync)"),
+    ("closed_failure_sync", "closed, failure + reset (sync)"),
+    ("open_reject", "open, rejected"),
+    ("half_open_probe_in_flight_reject", "half-open, probe in flight, rejected"),
+    ("future_closed_success", "closed, success (future, no-op waker)"),
+    ("one_thread_closed_success", "1 thread, closed, success"),
+    ("two_threads_closed_success", "2 threads, closed, success (aggregate)"),
+    ("one_thread_open_reject", "1 thread, open, rejected"),
+    ("two_threads_open_reject", "2 threads, open, rejected (aggregate)"),
+]
+
+
+def default_root():
+    env = os.environ.get("CARGO_TARGET_DIR")
+    candidates = [pathlib.Path(env) / "criterion"] if env else []
+    candidates += [REPO / "target" / "bench" / "criterion", REPO / "target" / "criterion"]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    return candidates[0]
+
+
+def load(root):
+    """{group: {contestant: (median ns/iter, calls/iter)}}"""
+    data = {}
+    for est_path in sorted(root.glob("*/*/new/estimates.json")):
+        bench_dir = est_path.parent
+        meta = json.loads((bench_dir / "benchmark.json").read_text())
+        est = json.loads(est_path.read_text())
+        median = est["median"]["point_estimate"]
+        calls = (meta.get("throughput") or {}).get("Elements") or 1
+        data.setdefault(meta["group_id"], {})[meta["function_id"]] = (median, calls)
+    return data
+
+
+def per_call(data, group, who):
+    entry = data.get(group, {}).get(who)
+    return None if entry is None else entry[0] / entry[1]
+
+
+def fmt_ns(ns):
+    if ns is None:
+        return "—"
+    if ns < 10:
+        return f"{ns:.2f}"
+    if ns < 100:
+        return f"{ns:.1f}"
+    return f"{ns:.0f}"
+
+
+def machine_text():
+    model = "unknown CPU"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} logical CPUs"
+
+
+def svg_chart(data, machine):
+    rows = [(g, label) for g, label in GROUPS if g in data]
+    bar_h, bar_gap, group_gap = 16, 3, 22
+    left, right, top, bottom = 300, 70, 86, 52
+    plot_w = 560
+    lo_exp, hi_exp = -1, 3  # axis 0.1 ns .. 1000 ns
+    values = [per_call(data, g, c) for g, _ in rows for c in CONTESTANTS]
+    values = [v for v in values if v]
+    if values:
+        lo_exp = min(lo_exp, math.floor(math.log10(min(values))))
+        hi_exp = max(hi_exp - 1, math.ceil(math.log10(max(values))))
+
+    def x(ns):
+        ns = max(ns, 10.0**lo_exp)
+        return left + plot_w * (math.log10(ns) - lo_exp) / (hi_exp - lo_exp)
+
+    heights = []
+    for g, _ in rows:
+        n = sum(1 for c in CONTESTANTS if c in data[g])
+        heights.append(n * bar_h + (n - 1) * bar_gap)
+    plot_h = sum(heights) + group_gap * (len(rows) - 1) if rows else 0
+    width = left + plot_w + right
+    height = top + plot_h + bottom
+
+    out = []
+    add = out.append
+    add(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
+        f'font-size="12">'
+    )
+    add(f'<rect width="{width}" height="{height}" fill="#ffffff"/>')
+    add(
+        f'<text x="{left}" y="24" font-size="16" font-weight="bold">'
+        "Circuit breaker cost per call (criterion median, lower is better)</text>"
+    )
+    add(
+        f'<text x="{left}" y="42" fill="#555">ns per call, log scale. '
+        f"{escape(machine)}. Two-thread rows: aggregate ns per call.</text>"
+    )
+    # Legend.
+    lx = left
+    for c in CONTESTANTS:
+        add(f'<rect x="{lx}" y="54" width="12" height="12" fill="{COLORS[c]}"/>')
+        add(f'<text x="{lx + 17}" y="64">{escape(c)}</text>')
+        lx += 30 + 7 * len(c) + 20
+    # Grid and axis labels.
+    axis_y = top + plot_h
+    for e in range(lo_exp, hi_exp + 1):
+        for m in range(1, 10):
+            v = m * 10.0**e
+            if e == hi_exp and m > 1:
+                break
+            gx = x(v)
+            major = m == 1
+            add(
+                f'<line x1="{gx:.1f}" y1="{top - 6}" x2="{gx:.1f}" y2="{axis_y}" '
+                f'stroke="{"#bbbbbb" if major else "#eeeeee"}" stroke-width="1"/>'
+            )
+            if major:
+                label = f"{v:g} ns"
+                add(
+                    f'<text x="{gx:.1f}" y="{axis_y + 18}" text-anchor="middle" '
+                    f'fill="#333">{label}</text>'
+                )
+    add(
+        f'<line x1="{left}" y1="{top - 6}" x2="{left}" y2="{axis_y}" stroke="#333" '
+        'stroke-width="1"/>'
+    )
+    # Bars.
+    y = top
+    for (g, label), h in zip(rows, heights):
+        mid = y + h / 2
+        add(
+            f'<text x="{left - 10}" y="{mid + 4:.1f}" text-anchor="end" '
+            f'font-weight="bold" fill="#222">{escape(label)}</text>'
+        )
+        for c in CONTESTANTS:
+            if c not in data[g]:
+                continue
+            v = per_call(data, g, c)
+            w = max(x(v) - left, 1.0)
+            add(
+                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" '
+                f'fill="{COLORS[c]}"><title>{escape(g)}/{escape(c)}: '
+                f"{fmt_ns(v)} ns per call</title></rect>"
+            )
+            add(
+                f'<text x="{left + w + 4:.1f}" y="{y + bar_h - 4}" fill="#222">'
+                f"{fmt_ns(v)} ns</text>"
+            )
+            y += bar_h + bar_gap
+        y += group_gap - bar_gap
+    add(
+        f'<text x="{left}" y="{height - 10}" fill="#777" font-size="11">'
+        "cargo bench --bench compare; python3 scripts/bench_chart.py. "
+        "Peers without a probe-in-flight state are not in that group.</text>"
+    )
+    add("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def ratio(a, b):
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(r):
+    return "—" if r is None else f"{r:.1f}x"
+
+
+def markdown(data):
+    lines = [
+        "| group | async-breaker | failsafe | recloser | bare | ours − bare | "
+        "faster peer ÷ ours | faster peer's overhead ÷ ours |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for g, _ in GROUPS:
+        if g not in data:
+            continue
+        ours = per_call(data, g, OURS)
+        bare = per_call(data, g, "bare")
+        peers = [per_call(data, g, p) for p in PEERS]
+        peers = [p for p in peers if p is not None]
+        best = min(peers) if peers else None
+        over = None if ours is None or bare is None else ours - bare
+        over_ratio = None
+        if best is not None and over is not None and bare is not None:
+            over_ratio = (best - bare) / over if over > 0 else math.inf
+        cells = [fmt_ns(per_call(data, g, c)) for c in CONTESTANTS]
+        lines.append(
+            f"| `{g}` | "
+            + " | ".join(cells)
+            + f" | {'—' if over is None else f'{over:+.2f}'} | {fmt_ratio(ratio(best, ours))} | "
+            + ("—" if over_ratio is None else ("∞" if math.isinf(over_ratio) else f"{over_ratio:.0f}x"))
+            + " |"
+        )
+    lines.append("")
+    lines.append("ns per call, criterion median. Scaling, aggregate calls/s of 2 threads ÷ 1 thread:")
+    lines.append("")
+    lines.append("| path | " + " | ".join(CONTESTANTS) + " |")
+    lines.append("|---|" + "---:|" * len(CONTESTANTS))
+    for path, one, two in [
+        ("closed, success", "one_thread_closed_success", "two_threads_closed_success"),
+        ("open, rejected", "one_thread_open_reject", "two_threads_open_reject"),
+    ]:
+        cells = [fmt_ratio(ratio(per_call(data, one, c), per_call(data, two, c))) for c in CONTESTANTS]
+        lines.append(f"| {path} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def targets(data):
+    """The issue's targets, checked against this run."""
+    res = []
+
+    def check(name, ok, detail):
+        res.append(f"- [{'x' if ok else ' '}] {name}: {detail}")
+
+    g = "closed_success_sync"
+    ours, bare = per_call(data, g, OURS), per_call(data, g, "bare")
+    peers = [per_call(data, g, p) for p in PEERS]
+    if None not in (ours, bare) and None not in peers:
+        over, best = ours - bare, min(peers)
+        check("closed success overhead over bare <= 2 ns", over <= 2.0, f"{over:.2f} ns")
+        r = (best - bare) / over if over > 0 else math.inf
+        check("closed success: >= 10x less overhead than the faster peer", r >= 10, f"{r:.1f}x")
+    g = "open_reject"
+    ours = per_call(data, g, OURS)
+    peers = [per_call(data, g, p) for p in PEERS]
+    if ours is not None and None not in peers:
+        r = min(peers) / ours
+        check("open reject >= 4x faster than the faster peer", r >= 4, f"{r:.1f}x")
+    one = per_call(data, "one_thread_closed_success", OURS)
+    two = per_call(data, "two_threads_closed_success", OURS)
+    if None not in (one, two):
+        r = one / two
+        check("2 threads closed success >= 1.8x one thread (aggregate)", r >= 1.8, f"{r:.2f}x")
+    return "\n".join(res)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--criterion", type=pathlib.Path, default=None)
+    ap.add_argument("--svg", type=pathlib.Path, default=REPO / "docs" / "bench.svg")
+    ap.add_argument("--machine", default=None, help="machine description for the chart")
+    args = ap.parse_args()
+    root = args.criterion or default_root()
+    data = load(root)
+    if not data:
+        sys.exit(f"no criterion results under {root}; run `cargo bench --bench compare` first")
+    args.svg.parent.mkdir(parents=True, exist_ok=True)
+    args.svg.write_text(svg_chart(data, args.machine or machine_text()))
+    print(f"<!-- from {root}; chart written to {args.svg} -->")
+    print(markdown(data))
+    print()
+    print(targets(data))
+
+
+if __name__ == "__main__":
+    main()
