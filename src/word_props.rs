@@ -1,1 +1,331 @@
-//! Property tests of the packed word's encoding and invariants (filled in by the proof work).
+//! Property tests of the packed word's encoding and of the invariants the pure rules in
+//! [`crate::word`] promise: fields round-trip and saturate, the reserved level bits survive
+//! every transition, stamps never decrease, distinct closed cycles (and replaced probes) carry
+//! distinct tickets, stale tickets change nothing, and no rule panics on any raw word or reading.
+//!
+//! `PROPTEST_CASES` overrides the case count (default [`CASES`]).
+
+use proptest::prelude::*;
+
+use crate::word::{
+    acquire, fail, observe, release, succeed, Admission, Phase, Policy, Step, Word, COUNT_MAX,
+    STAMP_MAX,
+};
+use crate::State;
+
+/// Cases per property when `PROPTEST_CASES` is not set.
+const CASES: u32 = 2_000;
+
+/// The bit the reserved level field starts at (above stamp, count and phase).
+const LEVEL_SHIFT: u32 = 61;
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(CASES),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+fn phase() -> impl Strategy<Value = Phase> {
+    prop_oneof![
+        Just(Phase::Closed),
+        Just(Phase::Open),
+        Just(Phase::HalfOpen),
+        Just(Phase::Probing),
+    ]
+}
+
+/// Values that crowd the edges of a range as well as its middle.
+fn edgy_u64(max: u64) -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(max),
+        Just(max.saturating_sub(1)),
+        0..=max,
+    ]
+}
+
+/// A validated policy, anywhere in the accepted ranges.
+fn policy() -> impl Strategy<Value = Policy> {
+    (
+        prop_oneof![Just(1), Just(COUNT_MAX), 1..=COUNT_MAX],
+        prop_oneof![1..=10_u64, 1..=STAMP_MAX],
+        prop_oneof![1..=10_u64, 1..=STAMP_MAX],
+    )
+        .prop_map(
+            |(failure_threshold, recovery_ms, probe_deadline_ms)| Policy {
+                failure_threshold,
+                recovery_ms,
+                probe_deadline_ms,
+            },
+        )
+}
+
+/// Small thresholds and timeouts, so that sequences of events go round the whole cycle.
+fn small_policy() -> impl Strategy<Value = Policy> {
+    (1..=3_u32, 1..=5_u64, 1..=5_u64).prop_map(
+        |(failure_threshold, recovery_ms, probe_deadline_ms)| Policy {
+            failure_threshold,
+            recovery_ms,
+            probe_deadline_ms,
+        },
+    )
+}
+
+/// A clock reading in milliseconds: small, near the end of the stamp range, or anything.
+fn reading() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        0..100_u64,
+        (STAMP_MAX - 100)..=STAMP_MAX,
+        Just(u64::MAX),
+        any::<u64>(),
+    ]
+}
+
+/// Any raw word: well-formed ones, and words with reserved phases and level bits set.
+fn raw_word() -> impl Strategy<Value = Word> {
+    prop_oneof![
+        (phase(), 0..=COUNT_MAX, edgy_u64(STAMP_MAX), 0..8_u64).prop_map(
+            |(phase, failures, stamp, level)| Word::from_raw(
+                Word::new(phase, failures, stamp).raw() | (level << LEVEL_SHIFT)
+            )
+        ),
+        any::<u64>().prop_map(Word::from_raw),
+    ]
+}
+
+/// A clock that yields `now` and counts how often it was read.
+struct Counting {
+    now: u64,
+    reads: u32,
+}
+
+impl Counting {
+    fn read(&mut self) -> u64 {
+        self.reads += 1;
+        self.now
+    }
+}
+
+/// Every word a rule can produce from `w` with the ticket of `ticket_source`, reading `now`.
+/// Each rule reads the clock at most once, and `succeed` and `release` never do.
+fn successors(w: Word, ticket_source: Word, policy: &Policy, now: u64) -> Vec<Word> {
+    let ticket = ticket_source.ticket();
+    let mut out = Vec::new();
+    let mut clock = Counting { now, reads: 0 };
+    if let Admission::Probe(next) = acquire(w, policy, &mut || clock.read()) {
+        out.push(next);
+    }
+    assert!(clock.reads <= 1, "acquire read the clock twice");
+    let mut clock = Counting { now, reads: 0 };
+    let failed = fail(w, ticket, policy, &mut || clock.read());
+    assert!(clock.reads <= 1, "fail read the clock twice");
+    let mut clock = Counting { now, reads: 0 };
+    let _ = observe(w, policy, &mut || clock.read());
+    assert!(clock.reads <= 1, "observe read the clock twice");
+    for step in [succeed(w, ticket), failed, release(w, ticket)] {
+        if let Step::Write(next) = step {
+            out.push(next);
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn fields_round_trip(
+        phase in phase(),
+        failures in 0..=COUNT_MAX,
+        stamp in edgy_u64(STAMP_MAX),
+    ) {
+        let w = Word::new(phase, failures, stamp);
+        prop_assert_eq!((w.phase(), w.failures(), w.stamp(), w.level()), (phase, failures, stamp, 0));
+        prop_assert_eq!(Word::from_raw(w.raw()), w);
+        prop_assert_eq!(Word::from_raw(w.raw()).raw(), w.raw());
+    }
+
+    #[test]
+    fn oversized_fields_saturate_without_touching_their_neighbours(
+        phase in phase(),
+        failures in any::<u32>(),
+        stamp in any::<u64>(),
+    ) {
+        let w = Word::new(phase, failures, stamp);
+        prop_assert_eq!(w.phase(), phase);
+        prop_assert_eq!(w.failures(), failures.min(COUNT_MAX));
+        prop_assert_eq!(w.stamp(), stamp.min(STAMP_MAX));
+        prop_assert_eq!(w.level(), 0);
+    }
+
+    #[test]
+    fn raw_fields_decode_independently(raw in any::<u64>()) {
+        let w = Word::from_raw(raw);
+        prop_assert_eq!(w.stamp(), raw & STAMP_MAX);
+        prop_assert_eq!(u64::from(w.failures()), (raw >> 42) & u64::from(COUNT_MAX));
+        prop_assert_eq!(w.level(), raw >> LEVEL_SHIFT);
+        // Reserved phases (4..=7) read as closed, the safe default.
+        let expected = match (raw >> 58) & 0b111 {
+            1 => Phase::Open,
+            2 => Phase::HalfOpen,
+            3 => Phase::Probing,
+            _ => Phase::Closed,
+        };
+        prop_assert_eq!(w.phase(), expected);
+        // A ticket is exactly the phase and stamp bits.
+        prop_assert!(w.issued(w.ticket()));
+        prop_assert_eq!(w.ticket().is_probe(), expected == Phase::Probing);
+    }
+
+    /// No rule panics, whatever the word, the ticket, the policy or the reading; every word a
+    /// rule writes keeps the level bits and never moves the stamp backwards.
+    #[test]
+    fn transitions_keep_the_level_and_never_lower_the_stamp(
+        w in raw_word(),
+        other in raw_word(),
+        own_ticket in any::<bool>(),
+        policy in policy(),
+        now in reading(),
+    ) {
+        let source = if own_ticket { w } else { other };
+        for next in successors(w, source, &policy, now) {
+            prop_assert_eq!(next.level(), w.level(), "{:?} -> {:?}", w, next);
+            prop_assert!(next.stamp() >= w.stamp(), "{:?} -> {:?}", w, next);
+            prop_assert!(next.stamp() <= STAMP_MAX);
+        }
+    }
+
+    /// An outcome whose ticket does not match the word changes nothing and reads no clock.
+    #[test]
+    fn stale_tickets_change_nothing(
+        w in raw_word(),
+        other in raw_word(),
+        policy in policy(),
+    ) {
+        prop_assume!(!w.issued(other.ticket()));
+        let ticket = other.ticket();
+        let mut no_clock = || -> u64 { panic!("a stale outcome read the clock") };
+        prop_assert_eq!(succeed(w, ticket), Step::Stale);
+        prop_assert_eq!(fail(w, ticket, &policy, &mut no_clock), Step::Stale);
+        prop_assert_eq!(release(w, ticket), Step::Stale);
+    }
+
+    /// What readers see is consistent with the word: open exactly while time remains, never
+    /// more than the recovery timeout, and the count as stored.
+    #[test]
+    fn observation_is_consistent(w in raw_word(), policy in policy(), now in reading()) {
+        let view = observe(w, &policy, &mut || now);
+        prop_assert_eq!(view.failures, w.failures());
+        prop_assert!(view.remaining_ms <= policy.recovery_ms);
+        prop_assert_eq!(view.state == State::Open, view.remaining_ms > 0);
+        match w.phase() {
+            Phase::Closed => prop_assert_eq!(view.state, State::Closed),
+            Phase::Open => prop_assert_ne!(view.state, State::Closed),
+            Phase::HalfOpen | Phase::Probing => prop_assert_eq!(view.state, State::HalfOpen),
+        }
+    }
+
+    /// Driving the rules from a fresh word with arbitrary events and readings below the end of
+    /// the stamp range (forwards and backwards): every closed cycle gets a ticket no earlier
+    /// cycle had, and a probe that replaces a lost one never shares its ticket.
+    #[test]
+    fn distinct_cycles_carry_distinct_tickets(
+        policy in prop_oneof![small_policy(), policy()],
+        events in proptest::collection::vec((0..5_u8, 0..4_usize, 0..(STAMP_MAX - 1)), 1..200),
+        small in any::<bool>(),
+    ) {
+        let mut w = Word::INITIAL;
+        let mut closed_tickets = vec![w.ticket()];
+        let mut outstanding = vec![w.ticket()];
+        let mut now = 0_u64;
+        for (event, pick, jump) in events {
+            // Mostly small steps so timeouts of a few ms elapse; sometimes far jumps.
+            now = if small { now.saturating_add(jump % 7) % (STAMP_MAX - 1) } else { jump };
+            let ticket = outstanding[pick % outstanding.len()];
+            let before = w;
+            let next = match event {
+                0 => match acquire(w, &policy, &mut || now) {
+                    Admission::Admit(t) => {
+                        outstanding.push(t);
+                        None
+                    }
+                    Admission::Probe(next) => {
+                        outstanding.push(next.ticket());
+                        Some(next)
+                    }
+                    Admission::Reject(_) => None,
+                },
+                1 => match succeed(w, ticket) {
+                    Step::Write(next) => Some(next),
+                    _ => None,
+                },
+                2 | 3 => match fail(w, ticket, &policy, &mut || now) {
+                    Step::Write(next) => Some(next),
+                    _ => None,
+                },
+                _ => match release(w, ticket) {
+                    Step::Write(next) => Some(next),
+                    _ => None,
+                },
+            };
+            if let Some(next) = next {
+                if before.phase() == Phase::Probing && next.phase() == Phase::Closed {
+                    prop_assert!(
+                        !closed_tickets.contains(&next.ticket()),
+                        "closed cycle {:?} reuses an earlier cycle's ticket", next
+                    );
+                    closed_tickets.push(next.ticket());
+                }
+                if before.phase() == Phase::Probing && next.phase() == Phase::Probing {
+                    prop_assert_ne!(before.ticket(), next.ticket(), "a replaced probe's ticket still counts");
+                }
+                w = next;
+            }
+        }
+    }
+}
+
+/// Known gap, found by these properties: at the very end of the stamp range every timeout counts
+/// as elapsed, so a breaker that opens there admits a probe with the same stamp, and a probe
+/// that closes there gives the new closed cycle the same stamp as the last one. The promise
+/// "each closed cycle has a strictly larger stamp" (and "a replaced probe's outcome is
+/// discarded") does not hold at `STAMP_MAX`.
+#[test]
+#[ignore = "breaker bug: at STAMP_MAX a replaced probe and a new closed cycle reuse old tickets"]
+fn tickets_stay_distinct_at_the_end_of_the_stamp_range() {
+    let policy = Policy {
+        failure_threshold: 1,
+        recovery_ms: 1,
+        probe_deadline_ms: 1,
+    };
+    let mut end = || STAMP_MAX;
+    let closed_at_end = Word::new(Phase::Closed, 0, STAMP_MAX);
+    let Step::Write(opened) = fail(closed_at_end, closed_at_end.ticket(), &policy, &mut end) else {
+        panic!("the failure opens");
+    };
+    let Admission::Probe(probing) = acquire(opened, &policy, &mut end) else {
+        panic!("every timeout has elapsed at the end of time");
+    };
+    let Admission::Probe(replacement) = acquire(probing, &policy, &mut end) else {
+        panic!("every deadline has passed at the end of time");
+    };
+    assert_ne!(
+        replacement.ticket(),
+        probing.ticket(),
+        "the replaced probe's outcome would count"
+    );
+    let Step::Write(reclosed) = succeed(replacement, replacement.ticket()) else {
+        panic!("the probe closes");
+    };
+    assert_ne!(
+        reclosed.ticket(),
+        closed_at_end.ticket(),
+        "the earlier closed cycle's outcomes would count"
+    );
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Bounded fuzzing of every cargo-fuzz target in fuzz/ on nightly.
+#
+#   .ci/fuzz.sh                      # each target for FUZZ_SECONDS (default 60)
+#   FUZZ_SECONDS=3600 .ci/fuzz.sh    # the longer run before a release: an hour per target
+#
+# Works from a clean clone: installs cargo-fuzz if it is missing, builds each target with
+# AddressSanitizer (FUZZ_SANITIZER=none to build without), runs it with libFuzzer for the given
+# time on the corpus in fuzz/corpus/<target> (git-ignored, grown by every run), and prints the
+# executions it ran. A disagreement between the breaker and the reference model, or any panic,
+# fails the run and leaves the input in fuzz/artifacts/<target>/; reproduce it with
+# `cargo +nightly fuzz run <target> fuzz/artifacts/<target>/<file>`.
+#
+# The differential target keeps its clock below the last millisecond of the breaker's 139-year
+# time range; ASYNC_BREAKER_FUZZ_END_OF_TIME=1 lets it reach that millisecond too.
+set -euo pipefail
+
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
+TARGETS=(differential config)
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../fuzz"
+
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    echo "fuzz.sh: a nightly toolchain is required (rustup toolchain install nightly)" >&2
+    exit 1
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz.sh: installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+
+for target in "${TARGETS[@]}"; do
+    echo "fuzz.sh: building ${target} (sanitizer: ${FUZZ_SANITIZER})"
+    cargo +nightly fuzz build --sanitizer "${FUZZ_SANITIZER}" "${target}"
+done
+
+for target in "${TARGETS[@]}"; do
+    log="$(mktemp)"
+    echo "fuzz.sh: running ${target} for ${FUZZ_SECONDS}s"
+    start="${SECONDS}"
+    set +e
+    cargo +nightly fuzz run --sanitizer "${FUZZ_SANITIZER}" "${target}" -- \
+        -max_total_time="${FUZZ_SECONDS}" -print_final_stats=1 >"${log}" 2>&1
+    status=$?
+    set -e
+    grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|==[0-9]+==|SUMMARY)' "${log}" || true
+    runs="$(grep -Eo '^stat::number_of_executed_units: *[0-9]+' "${log}" | grep -Eo '[0-9]+$' | tail -n 1 || true)"
+    echo "fuzz.sh: ${target}: ${runs:-?} executions in $((SECONDS - start))s, exit status ${status}"
+    if [ "${status}" -ne 0 ]; then
+        tail -n 60 "${log}" >&2
+        rm -f "${log}"
+        exit "${status}"
+    fi
+    rm -f "${log}"
+done
