@@ -141,6 +141,22 @@ impl fmt::Display for OpenError {
 
 impl StdError for OpenError {}
 
+/// A rejection as an `io::Error` of kind `Other` with the [`OpenError`] inside, so code that
+/// returns `io::Result` (and functions under `#[circuit]`) can use `?` on it.
+///
+/// ```
+/// let breaker = async_breaker::CircuitBreaker::builder().failure_threshold(1).build().unwrap();
+/// let _ = breaker.call(|| Err::<(), _>("down"));
+/// let io: std::io::Error = breaker.try_acquire().unwrap_err().into();
+/// assert!(io.get_ref().unwrap().is::<async_breaker::OpenError>());
+/// ```
+#[cfg(feature = "std")]
+impl From<OpenError> for std::io::Error {
+    fn from(open: OpenError) -> std::io::Error {
+        std::io::Error::other(open)
+    }
+}
+
 /// The error of a guarded call: rejected by the breaker, or the call's own error.
 ///
 /// ```
