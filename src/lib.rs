@@ -217,6 +217,7 @@
 //! tower-resilience guards its state with a `tokio::sync::Mutex` and works as tower middleware;
 //! this crate also offers a tower layer (feature `tower`) without the lock.
 #![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]

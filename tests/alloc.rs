@@ -6,13 +6,6 @@
 //! (first use of the clock, lazy thread-locals), then run `ROUNDS` times inside it; the count
 //! of allocations, reallocations and deallocations must be zero.
 
-// DORMANT: a counting global allocator needs an `unsafe impl GlobalAlloc`, and Cargo.toml's
-// `[lints.rust] unsafe_code = "forbid"` reaches every target and cannot be lifted for one file
-// (E0453). To enable this test: in Cargo.toml set `unsafe_code = "deny"`, add
-// `#![forbid(unsafe_code)]` to src/lib.rs (the library keeps its guarantee), and delete the two
-// `#![...]` lines below marked `gate`. Verified passing that way (6 tests).
-#![allow(unexpected_cfgs)] // gate
-#![cfg(async_breaker_alloc_test)] // gate
 #![allow(unsafe_code)] // the counting allocator below; the library itself forbids unsafe code
 
 use std::alloc::{GlobalAlloc, Layout, System};
