@@ -180,6 +180,11 @@ pub struct Model {
     cycle: u64,
     /// How many probes have been admitted so far.
     probes: u64,
+    /// When the current (or last) closed cycle began, and when the last probe was admitted.
+    /// Used only for the documented limit at the end of the time range: there, a new closed
+    /// cycle or probe cannot be told apart from the previous one, so it keeps its number.
+    closed_at: u64,
+    probe_at: Option<u64>,
 }
 
 /// Whole milliseconds of a clock reading in nanoseconds, capped at the time range.
@@ -196,6 +201,8 @@ impl Model {
             failures: 0,
             cycle: 0,
             probes: 0,
+            closed_at: 0,
+            probe_at: None,
         }
     }
 
@@ -219,7 +226,12 @@ impl Model {
     }
 
     fn admit_probe(&mut self, now: u64) -> Decision {
-        self.probes += 1;
+        // Documented limit: at the end of the time range a new probe is indistinguishable from
+        // the previous one.
+        if !(now == TIME_MAX_MS && self.probe_at == Some(TIME_MAX_MS)) {
+            self.probes += 1;
+        }
+        self.probe_at = Some(now);
         self.phase = Phase::Probing {
             started_at: now,
             probe: self.probes,
@@ -276,7 +288,12 @@ impl Model {
         }
         self.failures = 0;
         if let Phase::Probing { started_at, .. } = self.phase {
-            self.cycle += 1;
+            // Documented limit: at the end of the time range a new closed cycle is
+            // indistinguishable from the previous one.
+            if !(started_at == TIME_MAX_MS && self.closed_at == TIME_MAX_MS) {
+                self.cycle += 1;
+            }
+            self.closed_at = started_at;
             self.phase = Phase::Closed { since: started_at };
         }
         true
