@@ -1,9 +1,9 @@
 //! [`CircuitBreaker`]: the atomic word, the compare-exchange loops that apply the rules of
 //! [`crate::word`], and the reading API.
 
-use core::fmt;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
+use core::fmt;
 use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -15,7 +15,7 @@ use crate::error::{Error, Name, OpenError};
 use crate::observe::{Counter, Hooks, MetricsSnapshot, Transition};
 use crate::permit::{OwnedPermit, Permit, Slot};
 use crate::sync::{AtomicU64, Ordering};
-use crate::word::{self, Admission, Phase, Policy, Refusal, Step, Ticket, Word};
+use crate::word::{self, Admission, Manual, Policy, Refusal, Step, Ticket, Word};
 use crate::State;
 
 /// A lock-free circuit breaker.
@@ -209,10 +209,30 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// Records the outcome of the call admitted with `ticket`. Returns `false` if the outcome
-    /// was discarded because the breaker has moved to another cycle since.
-    pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome) -> bool {
+    /// When an admitted call starts, on the breaker's clock, if slow-call detection needs to
+    /// know; 0 (and no clock read) otherwise.
+    pub(crate) fn call_started(&self) -> u64 {
+        if self.core.policy.slow_call_ms == 0 {
+            0
+        } else {
+            self.core.clock.now_ms()
+        }
+    }
+
+    /// Records the outcome of the call admitted with `ticket` and started at `started` (see
+    /// [`call_started`](Self::call_started)). Returns `false` if the outcome was discarded
+    /// because the breaker has moved to another cycle since.
+    pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
         let mut now = self.lazy_now();
+        let slow_ms = self.core.policy.slow_call_ms;
+        let outcome = if outcome == Outcome::Success
+            && slow_ms != 0
+            && now.get().saturating_sub(started) >= slow_ms
+        {
+            Outcome::Failure
+        } else {
+            outcome
+        };
         let mut current = self.load();
         loop {
             let step = match outcome {
@@ -264,11 +284,7 @@ impl<C> CircuitBreaker<C> {
     fn rejection(&self, refusal: Refusal) -> OpenError {
         OpenError {
             name: self.core.name.clone(),
-            state: if refusal.phase == Phase::Open {
-                State::Open
-            } else {
-                State::HalfOpen
-            },
+            state: refusal.phase.state(),
             failures: refusal.failures,
             remaining: Duration::from_millis(refusal.remaining_ms),
         }
@@ -377,6 +393,74 @@ impl<C> CircuitBreaker<C> {
             Err(Error::Inner(e)) => Err(e),
             Err(Error::Open(rejected)) => fallback(rejected),
         }
+    }
+
+    fn set(&self, to: Manual) {
+        let mut now = self.lazy_now();
+        let mut current = self.load();
+        while let Some(next) = word::manual(current, to, &mut || now.get()) {
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.changed(current, next, &mut now);
+                    return;
+                }
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+    }
+
+    /// Opens the breaker by hand: every call is rejected ([`State::ForcedOpen`]) until
+    /// [`reset`](Self::reset), whatever the recovery timeout. Outcomes of calls admitted before
+    /// are discarded. Fires a transition event like any other change.
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// let breaker = CircuitBreaker::new();
+    /// breaker.force_open(); // e.g. during a maintenance window
+    /// assert_eq!(breaker.state(), State::ForcedOpen);
+    /// assert!(breaker.try_acquire().is_err());
+    /// breaker.reset();
+    /// assert!(breaker.try_acquire().is_ok());
+    /// ```
+    pub fn force_open(&self) {
+        self.set(Manual::ForceOpen);
+    }
+
+    /// Disables the breaker: every call is admitted and no outcome is recorded
+    /// ([`State::Disabled`]) until [`reset`](Self::reset).
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// breaker.disable();
+    /// let _ = breaker.call(|| Err::<(), _>("ignored while disabled"));
+    /// assert_eq!((breaker.state(), breaker.failure_count()), (State::Disabled, 0));
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn disable(&self) {
+        self.set(Manual::Disable);
+    }
+
+    /// Closes the breaker by hand, with no failures and the base open period, from any state.
+    /// Outcomes of calls admitted before are discarded (unless it was already closed, when only
+    /// the count is cleared).
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// assert_eq!(breaker.state(), State::Open);
+    /// breaker.reset();
+    /// assert_eq!((breaker.state(), breaker.failure_count()), (State::Closed, 0));
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn reset(&self) {
+        self.set(Manual::Reset);
     }
 
     /// The state now. Reads the clock only when the breaker is open, to tell whether the

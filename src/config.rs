@@ -55,6 +55,26 @@ pub enum ConfigError {
     /// needs a [`Clock`] from [`Builder::clock`].
     #[error("a clock is required: without the `std` feature there is no default clock")]
     MissingClock,
+    /// The backoff maximum was below the recovery timeout or above [`MAX_RECOVERY_TIMEOUT`].
+    #[error(
+        "backoff maximum must be between the recovery_timeout ({min:?}) and {max:?}, got {value:?}"
+    )]
+    Backoff {
+        /// The value given.
+        value: Duration,
+        /// The smallest accepted value: the recovery timeout.
+        min: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
+    /// `slow_call_threshold` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
+    #[error("slow_call_threshold must be between 1ms and {max:?}, got {value:?}")]
+    SlowCallThreshold {
+        /// The value given.
+        value: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
     /// `probe_deadline` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
     #[error("probe_deadline must be between 1ms and {max:?}, got {value:?}")]
     ProbeDeadline {
@@ -80,6 +100,8 @@ impl ConfigError {
             ConfigError::RecoveryTimeout { .. } => "recovery_timeout",
             ConfigError::ProbeDeadline { .. } => "probe_deadline",
             ConfigError::MissingClock => "clock",
+            ConfigError::Backoff { .. } => "backoff",
+            ConfigError::SlowCallThreshold { .. } => "slow_call_threshold",
         }
     }
 }
@@ -111,7 +133,59 @@ pub struct Config<C = AnyError> {
     failure_threshold: u32,
     recovery_timeout: Duration,
     probe_deadline: Option<Duration>,
+    backoff: Option<Backoff>,
+    slow_call_threshold: Option<Duration>,
     classifier: C,
+}
+
+/// How the open period grows while probes keep failing: doubled after each failed probe, up to a
+/// maximum, and back to the recovery timeout once the breaker closes. The level lives in the
+/// breaker's state word, so there is nothing else to share or lock.
+///
+/// With [jitter](Backoff::with_jitter), each open period is shortened by a pseudo-random amount
+/// of up to half (so it lies between half and all of the computed period), spreading the probes
+/// of many breakers that opened together. The amount is derived from the moment the breaker
+/// opened, so every reader agrees on it and drawing it takes no lock.
+///
+/// ```
+/// use std::time::Duration;
+/// use async_breaker::{Backoff, Config};
+///
+/// // 1 s, then 2 s, 4 s, ... up to 1 min while probes fail.
+/// const GROWING: Config = Config::new()
+///     .recovery_timeout(Duration::from_secs(1))
+///     .backoff(Backoff::exponential(Duration::from_secs(60)).with_jitter());
+/// # let _ = GROWING;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    max: Duration,
+    jitter: bool,
+}
+
+impl Backoff {
+    /// Double the open period after each failed probe (at most 7 times, 128x), never beyond
+    /// `max`.
+    pub const fn exponential(max: Duration) -> Backoff {
+        Backoff { max, jitter: false }
+    }
+
+    /// Shorten each open period by a pseudo-random amount of up to half.
+    #[must_use]
+    pub const fn with_jitter(mut self) -> Backoff {
+        self.jitter = true;
+        self
+    }
+
+    /// The longest open period.
+    pub const fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// Whether jitter is on.
+    pub const fn jitter(&self) -> bool {
+        self.jitter
+    }
 }
 
 impl Config<AnyError> {
@@ -121,6 +195,8 @@ impl Config<AnyError> {
             failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             recovery_timeout: DEFAULT_RECOVERY_TIMEOUT,
             probe_deadline: None,
+            backoff: None,
+            slow_call_threshold: None,
             classifier: AnyError,
         }
     }
@@ -164,6 +240,8 @@ impl Config<AnyError> {
             failure_threshold: self.failure_threshold,
             recovery_timeout: self.recovery_timeout,
             probe_deadline: self.probe_deadline,
+            backoff: self.backoff,
+            slow_call_threshold: self.slow_call_threshold,
             classifier,
         }
     }
@@ -219,6 +297,29 @@ impl<C> Config<C> {
     #[must_use]
     pub const fn probe_deadline(mut self, deadline: Duration) -> Config<C> {
         self.probe_deadline = Some(deadline);
+        self
+    }
+
+    /// Let the open period grow while probes keep failing. See [`Backoff`].
+    #[must_use]
+    pub const fn backoff(mut self, backoff: Backoff) -> Config<C> {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Count a call that took longer than `threshold` as a failure even if it succeeded (a
+    /// dependency that answers slowly is not healthy). Off by default; when on, an admitted
+    /// call reads the clock when it starts and when it succeeds.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use async_breaker::Config;
+    /// const PROMPT: Config = Config::new().slow_call_threshold(Duration::from_millis(500));
+    /// # let _ = PROMPT;
+    /// ```
+    #[must_use]
+    pub const fn slow_call_threshold(mut self, threshold: Duration) -> Config<C> {
+        self.slow_call_threshold = Some(threshold);
         self
     }
 
@@ -289,10 +390,33 @@ impl<C> Config<C> {
             value: deadline,
             max: MAX_RECOVERY_TIMEOUT,
         })?;
+        let (backoff_max_ms, jitter) = match self.backoff {
+            None => (recovery_ms, false),
+            Some(backoff) => {
+                let max_ms = span_ms(backoff.max)
+                    .filter(|&max_ms| max_ms >= recovery_ms)
+                    .ok_or(ConfigError::Backoff {
+                        value: backoff.max,
+                        min: self.recovery_timeout,
+                        max: MAX_RECOVERY_TIMEOUT,
+                    })?;
+                (max_ms, backoff.jitter)
+            }
+        };
+        let slow_call_ms = match self.slow_call_threshold {
+            None => 0,
+            Some(threshold) => span_ms(threshold).ok_or(ConfigError::SlowCallThreshold {
+                value: threshold,
+                max: MAX_RECOVERY_TIMEOUT,
+            })?,
+        };
         Ok(Policy {
             failure_threshold: self.failure_threshold,
             recovery_ms,
             probe_deadline_ms,
+            backoff_max_ms,
+            jitter,
+            slow_call_ms,
         })
     }
 
@@ -302,6 +426,8 @@ impl<C> Config<C> {
             failure_threshold: self.failure_threshold,
             recovery_timeout: self.recovery_timeout,
             probe_deadline: self.probe_deadline,
+            backoff: self.backoff,
+            slow_call_threshold: self.slow_call_threshold,
             classifier,
         }
     }
@@ -400,6 +526,19 @@ impl<C> Builder<C> {
     /// (default: the recovery timeout). See [`Config::probe_deadline`].
     pub fn probe_deadline(mut self, deadline: Duration) -> Builder<C> {
         self.config = self.config.probe_deadline(deadline);
+        self
+    }
+
+    /// Let the open period grow while probes keep failing. See [`Backoff`].
+    pub fn backoff(mut self, backoff: Backoff) -> Builder<C> {
+        self.config = self.config.backoff(backoff);
+        self
+    }
+
+    /// Count a call slower than `threshold` as a failure even if it succeeded. See
+    /// [`Config::slow_call_threshold`].
+    pub fn slow_call_threshold(mut self, threshold: Duration) -> Builder<C> {
+        self.config = self.config.slow_call_threshold(threshold);
         self
     }
 

@@ -253,17 +253,17 @@ pub use crate::classify::{AnyError, Classify, ErrorType, ErrorTypes, Outcome};
 pub use crate::clock::QuantaClock;
 pub use crate::clock::{Clock, ManualClock};
 pub use crate::config::{
-    Builder, Config, ConfigError, DEFAULT_FAILURE_THRESHOLD, DEFAULT_RECOVERY_TIMEOUT,
+    Backoff, Builder, Config, ConfigError, DEFAULT_FAILURE_THRESHOLD, DEFAULT_RECOVERY_TIMEOUT,
     MAX_FAILURE_THRESHOLD, MAX_RECOVERY_TIMEOUT,
 };
 pub use crate::error::{Error, OpenError};
 pub use crate::fallback::Fallback;
 pub use crate::future::{Circuit, CircuitExt};
 pub use crate::observe::{MetricsSnapshot, Transition};
+pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::registry::{Monitor, Registry, RegistryError};
-pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 pub use crate::state::State;
 
 #[cfg(feature = "macros")]
