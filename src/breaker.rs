@@ -245,7 +245,7 @@ impl<C> CircuitBreaker<C> {
             let next = match step {
                 Step::Keep => {
                     self.count(outcome_counter(outcome));
-                    return true;
+                    return self.windowed(ticket, outcome, &mut now);
                 }
                 Step::Stale => {
                     self.count(Counter::Discarded);
@@ -262,11 +262,43 @@ impl<C> CircuitBreaker<C> {
                 Ok(_) => {
                     self.count(outcome_counter(outcome));
                     self.changed(current, next, &mut now);
-                    return true;
+                    return self.windowed(ticket, outcome, &mut now);
                 }
                 Err(actual) => current = Word::from_raw(actual),
             }
         }
+    }
+
+    /// Adds a counted closed-state outcome to the failure-rate window, if there is one, and
+    /// opens the breaker if the window says so (exactly one caller's compare-exchange does).
+    fn windowed(&self, ticket: Ticket, outcome: Outcome, now: &mut LazyNow<'_>) -> bool {
+        let Some(window) = self.core.hooks.as_ref().and_then(|h| h.window.as_ref()) else {
+            return true;
+        };
+        if !ticket.is_closed() || outcome == Outcome::Ignore {
+            return true;
+        }
+        if !window.record(ticket.stamp(), outcome == Outcome::Failure, &mut || {
+            now.get()
+        }) {
+            return true;
+        }
+        let mut current = self.load();
+        while let Step::Write(next) = word::trip(current, ticket, &mut || now.get()) {
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.changed(current, next, now);
+                    break;
+                }
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+        true
     }
 
     /// What the breaker has counted, if it was built with

@@ -9,6 +9,7 @@ use crate::classify::{AnyError, ErrorType, ErrorTypes};
 use crate::clock::{duration_millis, Clock, TimeSource};
 use crate::error::Name;
 use crate::observe::{Hooks, Metrics, Transition};
+use crate::window::{FailureRate, Window};
 use crate::word::{Policy, COUNT_MAX, STAMP_MAX};
 use crate::CircuitBreaker;
 
@@ -67,6 +68,14 @@ pub enum ConfigError {
         /// The largest accepted value.
         max: Duration,
     },
+    /// The failure-rate window's settings were out of range: a percentage outside 1–100, zero
+    /// minimum calls, a count window outside 1–32 calls, or a time window outside 1–64 buckets
+    /// that does not split into whole milliseconds.
+    #[error("failure_rate settings out of range: {rate:?}")]
+    FailureRate {
+        /// The settings given.
+        rate: FailureRate,
+    },
     /// `slow_call_threshold` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
     #[error("slow_call_threshold must be between 1ms and {max:?}, got {value:?}")]
     SlowCallThreshold {
@@ -102,6 +111,7 @@ impl ConfigError {
             ConfigError::MissingClock => "clock",
             ConfigError::Backoff { .. } => "backoff",
             ConfigError::SlowCallThreshold { .. } => "slow_call_threshold",
+            ConfigError::FailureRate { .. } => "failure_rate",
         }
     }
 }
@@ -135,6 +145,7 @@ pub struct Config<C = AnyError> {
     probe_deadline: Option<Duration>,
     backoff: Option<Backoff>,
     slow_call_threshold: Option<Duration>,
+    failure_rate: Option<FailureRate>,
     classifier: C,
 }
 
@@ -197,6 +208,7 @@ impl Config<AnyError> {
             probe_deadline: None,
             backoff: None,
             slow_call_threshold: None,
+            failure_rate: None,
             classifier: AnyError,
         }
     }
@@ -242,6 +254,7 @@ impl Config<AnyError> {
             probe_deadline: self.probe_deadline,
             backoff: self.backoff,
             slow_call_threshold: self.slow_call_threshold,
+            failure_rate: self.failure_rate,
             classifier,
         }
     }
@@ -323,6 +336,14 @@ impl<C> Config<C> {
         self
     }
 
+    /// Open on a failure rate over a window of calls or time instead of a run of consecutive
+    /// failures. See [`FailureRate`].
+    #[must_use]
+    pub const fn failure_rate(mut self, rate: FailureRate) -> Config<C> {
+        self.failure_rate = Some(rate);
+        self
+    }
+
     /// The probe deadline in force: the one set, or else the recovery timeout.
     pub const fn get_probe_deadline(&self) -> Duration {
         match self.probe_deadline {
@@ -390,6 +411,11 @@ impl<C> Config<C> {
             value: deadline,
             max: MAX_RECOVERY_TIMEOUT,
         })?;
+        if let Some(rate) = self.failure_rate {
+            if Window::new(&rate).is_none() {
+                return Err(ConfigError::FailureRate { rate });
+            }
+        }
         let (backoff_max_ms, jitter) = match self.backoff {
             None => (recovery_ms, false),
             Some(backoff) => {
@@ -417,6 +443,7 @@ impl<C> Config<C> {
             backoff_max_ms,
             jitter,
             slow_call_ms,
+            trip_on_count: self.failure_rate.is_none(),
         })
     }
 
@@ -428,6 +455,7 @@ impl<C> Config<C> {
             probe_deadline: self.probe_deadline,
             backoff: self.backoff,
             slow_call_threshold: self.slow_call_threshold,
+            failure_rate: self.failure_rate,
             classifier,
         }
     }
@@ -535,6 +563,13 @@ impl<C> Builder<C> {
         self
     }
 
+    /// Open on a failure rate over a window instead of consecutive failures. See
+    /// [`FailureRate`].
+    pub fn failure_rate(mut self, rate: FailureRate) -> Builder<C> {
+        self.config = self.config.failure_rate(rate);
+        self
+    }
+
     /// Count a call slower than `threshold` as a failure even if it succeeded. See
     /// [`Config::slow_call_threshold`].
     pub fn slow_call_threshold(mut self, threshold: Duration) -> Builder<C> {
@@ -614,8 +649,12 @@ impl<C> Builder<C> {
         else {
             return Err(ConfigError::MissingClock);
         };
-        let hooks = self.hooks;
-        let hooks = (hooks.listener.is_some() || hooks.metrics.is_some()).then(|| Box::new(hooks));
+        let mut hooks = self.hooks;
+        if let Some(rate) = self.config.failure_rate {
+            hooks.window = Some(Window::new(&rate).ok_or(ConfigError::FailureRate { rate })?);
+        }
+        let hooks = (hooks.listener.is_some() || hooks.metrics.is_some() || hooks.window.is_some())
+            .then(|| Box::new(hooks));
         Ok(CircuitBreaker::from_parts(
             policy,
             self.name.unwrap_or(Name::UNNAMED),

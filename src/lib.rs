@@ -235,6 +235,7 @@ mod sync;
 pub mod tower;
 #[cfg(feature = "tracing")]
 mod trace;
+mod window;
 mod word;
 
 /// The README's examples, compiled and run as doc tests.
@@ -265,6 +266,7 @@ pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::registry::{Monitor, Registry, RegistryError};
 pub use crate::state::State;
+pub use crate::window::{FailureRate, MAX_WINDOW_BUCKETS, MAX_WINDOW_CALLS};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

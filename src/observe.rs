@@ -164,11 +164,13 @@ impl Metrics {
     }
 }
 
-/// The optional observers of one breaker, boxed so a breaker without any stays small.
+/// The optional parts of one breaker (observers and a failure-rate window), boxed so that a
+/// breaker without any stays small and its hot path never looks further than this pointer.
 #[derive(Default)]
 pub(crate) struct Hooks {
     pub(crate) listener: Option<Listener>,
     pub(crate) metrics: Option<Metrics>,
+    pub(crate) window: Option<crate::window::Window>,
 }
 
 impl Hooks {
@@ -204,6 +206,7 @@ impl fmt::Debug for Hooks {
         f.debug_struct("Hooks")
             .field("listener", &self.listener.is_some())
             .field("metrics", &self.metrics.as_ref().map(Metrics::snapshot))
+            .field("failure_rate_window", &self.window.is_some())
             .finish()
     }
 }

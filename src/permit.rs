@@ -135,7 +135,7 @@ impl<B: BreakerHandle> fmt::Debug for Slot<B> {
             .field("breaker", &self.handle.breaker().name())
             .field("probe", &self.is_probe())
             .field("pending", &self.ticket.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -193,6 +193,16 @@ impl Ticket {
     pub(crate) const fn is_probe(self) -> bool {
         Word(self.0).phase() as u64 == Phase::Probing as u64
     }
+
+    /// Whether this ticket belongs to a closed-state call.
+    pub(crate) const fn is_closed(self) -> bool {
+        Word(self.0).phase() as u64 == Phase::Closed as u64
+    }
+
+    /// The stamp of the cycle that issued this ticket.
+    pub(crate) const fn stamp(self) -> u64 {
+        Word(self.0).stamp()
+    }
 }
 
 /// The validated numbers the rules need.
@@ -213,6 +223,9 @@ pub(crate) struct Policy {
     /// A call slower than this many milliseconds counts as a failure even if it succeeded;
     /// 0 turns slow-call detection off (and with it the clock reads it needs).
     pub(crate) slow_call_ms: u64,
+    /// Whether reaching `failure_threshold` consecutive failures opens the breaker; `false` when
+    /// a failure-rate window decides instead (see [`trip`]).
+    pub(crate) trip_on_count: bool,
 }
 
 impl Policy {
@@ -230,6 +243,7 @@ impl Policy {
             backoff_max_ms: recovery_ms,
             jitter: false,
             slow_call_ms: 0,
+            trip_on_count: true,
         }
     }
 
@@ -248,7 +262,7 @@ impl Policy {
     }
 }
 
-/// SplitMix64's finaliser: a cheap, well-spread hash for jitter.
+/// The finaliser of `SplitMix64`: a cheap, well-spread hash for jitter.
 const fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -317,7 +331,7 @@ fn remaining(w: Word, now: u64, policy: &Policy) -> u64 {
 /// outcome is discarded.
 pub(crate) fn acquire(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -> Admission {
     match w.phase() {
-        Phase::Closed => Admission::Admit(w.ticket()),
+        Phase::Closed | Phase::Disabled => Admission::Admit(w.ticket()),
         Phase::Open => {
             let now = clamp(now(), w.stamp());
             match remaining(w, now, policy) {
@@ -350,7 +364,6 @@ pub(crate) fn acquire(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -
             failures: w.failures(),
             remaining_ms: 0,
         }),
-        Phase::Disabled => Admission::Admit(w.ticket()),
     }
 }
 
@@ -384,7 +397,7 @@ pub(crate) fn fail(
     }
     let failures = w.failures().saturating_add(1).min(COUNT_MAX);
     match w.phase() {
-        Phase::Closed if failures < policy.failure_threshold => {
+        Phase::Closed if failures < policy.failure_threshold || !policy.trip_on_count => {
             Step::Write(w.with(Phase::Closed, failures, w.stamp()))
         }
         Phase::Closed => Step::Write(w.with(Phase::Open, failures, clamp(now(), w.stamp()))),
@@ -396,6 +409,15 @@ pub(crate) fn fail(
         Phase::Disabled => Step::Keep,
         Phase::Open | Phase::HalfOpen | Phase::ForcedOpen => Step::Stale,
     }
+}
+
+/// A failure-rate window says the closed cycle of `ticket` has failed too often: open, if that
+/// cycle is still current. Reads the clock only when it opens.
+pub(crate) fn trip(w: Word, ticket: Ticket, now: &mut impl FnMut() -> u64) -> Step {
+    if !w.issued(ticket) || w.phase() != Phase::Closed {
+        return Step::Stale;
+    }
+    Step::Write(w.with(Phase::Open, w.failures(), clamp(now(), w.stamp())))
 }
 
 /// A call admitted with `ticket` ended without an outcome (dropped, cancelled or ignored).

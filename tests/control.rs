@@ -4,7 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_breaker::{
-    Backoff, CircuitBreaker, CircuitExt, ConfigError, ManualClock, State, MAX_RECOVERY_TIMEOUT,
+    Backoff, CircuitBreaker, CircuitExt, ConfigError, FailureRate, ManualClock, State,
+    MAX_RECOVERY_TIMEOUT,
 };
 use futures::executor::block_on;
 
@@ -105,7 +106,7 @@ fn backoff_doubles_the_open_period_while_probes_fail_and_resets_on_close() {
     let _ = b.call(|| Err::<(), _>("down"));
     for expected in [1, 2, 4, 5, 5] {
         assert_eq!(b.open_remaining(), SECOND * expected);
-        clock.advance(SECOND * expected - Duration::from_millis(1));
+        clock.advance(Duration::from_millis(u64::from(expected) * 1_000 - 1));
         assert_eq!(b.state(), State::Open);
         clock.advance(Duration::from_millis(1));
         let _ = b.call(|| Err::<(), _>("probe fails"));
@@ -190,4 +191,140 @@ fn slow_call_threshold_is_checked() {
         .build()
         .unwrap_err();
     assert_eq!(err.field(), "slow_call_threshold");
+}
+
+#[test]
+fn a_failure_rate_over_the_last_calls_opens_the_breaker() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock)
+        .failure_rate(FailureRate::last_calls(10, 4, 50))
+        .metrics()
+        .build()
+        .unwrap();
+    // Alternating outcomes never make two failures in a row, but half of the calls fail.
+    for ok in [false, true, false] {
+        let _ = b.call(|| if ok { Ok(()) } else { Err("x") });
+        assert_eq!(
+            b.state(),
+            State::Closed,
+            "fewer than 4 calls: too early to judge"
+        );
+    }
+    let _ = b.call(|| Ok::<_, &str>(()));
+    assert_eq!(b.state(), State::Open, "2 of 4 failed: 50%");
+    assert_eq!(b.metrics().unwrap().opened, 1);
+
+    // The next closed cycle starts with an empty window.
+    clock.advance(SECOND);
+    assert!(b.call(|| Ok::<_, &str>(())).is_ok());
+    assert_eq!(b.state(), State::Closed);
+    let _ = b.call(|| Err::<(), _>("x"));
+    assert_eq!(b.state(), State::Closed, "1 call in the new window");
+}
+
+#[test]
+fn with_a_failure_rate_consecutive_failures_alone_do_not_open() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock)
+        .failure_threshold(2)
+        .failure_rate(FailureRate::last_calls(10, 10, 50))
+        .build()
+        .unwrap();
+    for _ in 0..8 {
+        let _ = b.call(|| Ok::<_, &str>(()));
+    }
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>("x"));
+    }
+    assert_eq!(
+        b.failure_count(),
+        3,
+        "the consecutive count is still reported"
+    );
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "3 of the last 10 is 30%, under 50%"
+    );
+    for _ in 0..2 {
+        let _ = b.call(|| Err::<(), _>("x"));
+    }
+    assert_eq!(b.state(), State::Open, "5 of the last 10");
+}
+
+#[test]
+fn a_time_window_forgets_old_buckets() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock)
+        .failure_rate(FailureRate::last(SECOND * 10, 10, 4, 75))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let _ = b.call(|| Err::<(), _>("x"));
+    }
+    clock.advance(SECOND * 10);
+    let _ = b.call(|| Err::<(), _>("x"));
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "the first three failures left the window"
+    );
+    for _ in 0..2 {
+        let _ = b.call(|| Err::<(), _>("x"));
+    }
+    let _ = b.call(|| Ok::<_, &str>(()));
+    assert_eq!(b.state(), State::Open, "3 of 4 in the last 10 s");
+}
+
+#[test]
+fn concurrent_failures_under_a_rate_open_exactly_once() {
+    for _ in 0..20 {
+        let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::clone(&opened);
+        let b = Arc::new(
+            CircuitBreaker::builder()
+                .failure_rate(FailureRate::last_calls(32, 4, 50))
+                .on_transition(move |t| {
+                    if t.to() == State::Open {
+                        seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                })
+                .build()
+                .unwrap(),
+        );
+        let start = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (b, start) = (Arc::clone(&b), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    let permit = b.try_acquire().unwrap();
+                    start.wait();
+                    permit.failure();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(b.state(), State::Open);
+        assert_eq!(opened.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+}
+
+#[test]
+fn failure_rate_settings_are_checked() {
+    for rate in [
+        FailureRate::last_calls(0, 1, 50),
+        FailureRate::last_calls(33, 1, 50),
+        FailureRate::last_calls(10, 1, 0),
+        FailureRate::last(SECOND, 0, 1, 50),
+        FailureRate::last(Duration::from_millis(5), 10, 1, 50),
+    ] {
+        let err = CircuitBreaker::builder()
+            .failure_rate(rate)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::FailureRate { rate });
+        assert_eq!(err.field(), "failure_rate");
+    }
 }
