@@ -14,8 +14,9 @@ use crate::config::{Builder, Config};
 use crate::error::{Error, Name, OpenError};
 use crate::observe::{Counter, Hooks, MetricsSnapshot, Transition};
 use crate::permit::{OwnedPermit, Permit, Slot};
+use crate::probes::{Join, Rounds, Success};
 use crate::sync::{AtomicU64, Ordering};
-use crate::word::{self, Admission, Manual, Policy, Refusal, Step, Ticket, Word};
+use crate::word::{self, Admission, Manual, Phase, Policy, Refusal, Step, Ticket, Word};
 use crate::State;
 
 /// A lock-free circuit breaker.
@@ -186,6 +187,28 @@ impl<C> CircuitBreaker<C> {
                     return Ok(ticket);
                 }
                 Admission::Reject(refusal) => {
+                    if refusal.phase == Phase::Probing {
+                        if let Some(rounds) = self.rounds() {
+                            // A round with several probes may still have a place.
+                            match rounds.join(current.stamp()) {
+                                Join::Joined => {
+                                    let again = self.load();
+                                    if again.issued(current.ticket()) {
+                                        self.count(Counter::Admitted);
+                                        return Ok(current.ticket());
+                                    }
+                                    rounds.leave(current.stamp());
+                                    current = again;
+                                    continue;
+                                }
+                                Join::Newer => {
+                                    current = self.load();
+                                    continue;
+                                }
+                                Join::Full => {}
+                            }
+                        }
+                    }
                     self.count(Counter::Rejected);
                     let rejected = self.rejection(refusal);
                     #[cfg(feature = "tracing")]
@@ -199,8 +222,17 @@ impl<C> CircuitBreaker<C> {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.count(Counter::Admitted);
                         self.changed(current, next, &mut now);
+                        if let Some(rounds) = self.rounds() {
+                            // This caller began the round; it takes the round's first place
+                            // unless others already filled them all.
+                            current = next;
+                            match rounds.join(next.stamp()) {
+                                Join::Joined => {}
+                                Join::Full | Join::Newer => continue,
+                            }
+                        }
+                        self.count(Counter::Admitted);
                         return Ok(next.ticket());
                     }
                     Err(actual) => current = Word::from_raw(actual),
@@ -233,6 +265,11 @@ impl<C> CircuitBreaker<C> {
         } else {
             outcome
         };
+        if ticket.is_probe() && outcome != Outcome::Failure {
+            if let Some(rounds) = self.rounds() {
+                return self.settle_round(rounds, ticket, outcome, &mut now);
+            }
+        }
         let mut current = self.load();
         loop {
             let step = match outcome {
@@ -263,6 +300,61 @@ impl<C> CircuitBreaker<C> {
                     self.count(outcome_counter(outcome));
                     self.changed(current, next, &mut now);
                     return self.windowed(ticket, outcome, &mut now);
+                }
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+    }
+
+    fn rounds(&self) -> Option<&Rounds> {
+        self.core.hooks.as_ref()?.rounds.as_ref()
+    }
+
+    /// A success or a release of one of several probes: counted in the round's side word; the
+    /// success that completes the round closes the breaker through the state word.
+    fn settle_round(
+        &self,
+        rounds: &Rounds,
+        ticket: Ticket,
+        outcome: Outcome,
+        now: &mut LazyNow<'_>,
+    ) -> bool {
+        if !self.load().issued(ticket) {
+            self.count(Counter::Discarded);
+            return false;
+        }
+        if outcome == Outcome::Ignore {
+            rounds.leave(ticket.stamp());
+            self.count(Counter::Ignored);
+            return true;
+        }
+        match rounds.succeed(ticket.stamp()) {
+            Success::Stale => {
+                self.count(Counter::Discarded);
+                return false;
+            }
+            Success::Counted => {
+                self.count(Counter::Succeeded);
+                return true;
+            }
+            Success::Close => {}
+        }
+        let mut current = self.load();
+        loop {
+            let Step::Write(next) = word::succeed(current, ticket) else {
+                self.count(Counter::Discarded);
+                return false;
+            };
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.count(Counter::Succeeded);
+                    self.changed(current, next, now);
+                    return true;
                 }
                 Err(actual) => current = Word::from_raw(actual),
             }

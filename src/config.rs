@@ -9,6 +9,7 @@ use crate::classify::{AnyError, ErrorType, ErrorTypes};
 use crate::clock::{duration_millis, Clock, TimeSource};
 use crate::error::Name;
 use crate::observe::{Hooks, Metrics, Transition};
+use crate::probes::{HalfOpen, Rounds};
 use crate::window::{FailureRate, Window};
 use crate::word::{Policy, COUNT_MAX, STAMP_MAX};
 use crate::CircuitBreaker;
@@ -76,6 +77,15 @@ pub enum ConfigError {
         /// The settings given.
         rate: FailureRate,
     },
+    /// The half-open probe counts were out of range: `successes` must be between 1 and
+    /// `probes`, and `probes` at most [`MAX_HALF_OPEN_PROBES`](crate::MAX_HALF_OPEN_PROBES).
+    #[error("half_open needs 1 <= successes <= probes <= 2047, got {successes} of {probes}")]
+    HalfOpen {
+        /// The probes given.
+        probes: u32,
+        /// The successes given.
+        successes: u32,
+    },
     /// `slow_call_threshold` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
     #[error("slow_call_threshold must be between 1ms and {max:?}, got {value:?}")]
     SlowCallThreshold {
@@ -112,6 +122,7 @@ impl ConfigError {
             ConfigError::Backoff { .. } => "backoff",
             ConfigError::SlowCallThreshold { .. } => "slow_call_threshold",
             ConfigError::FailureRate { .. } => "failure_rate",
+            ConfigError::HalfOpen { .. } => "half_open",
         }
     }
 }
@@ -146,6 +157,7 @@ pub struct Config<C = AnyError> {
     backoff: Option<Backoff>,
     slow_call_threshold: Option<Duration>,
     failure_rate: Option<FailureRate>,
+    half_open: HalfOpen,
     classifier: C,
 }
 
@@ -209,6 +221,7 @@ impl Config<AnyError> {
             backoff: None,
             slow_call_threshold: None,
             failure_rate: None,
+            half_open: HalfOpen::ONE,
             classifier: AnyError,
         }
     }
@@ -255,6 +268,7 @@ impl Config<AnyError> {
             backoff: self.backoff,
             slow_call_threshold: self.slow_call_threshold,
             failure_rate: self.failure_rate,
+            half_open: self.half_open,
             classifier,
         }
     }
@@ -344,6 +358,14 @@ impl<C> Config<C> {
         self
     }
 
+    /// How many probes a half-open breaker admits and how many must succeed to close it
+    /// (default: one). See [`HalfOpen`].
+    #[must_use]
+    pub const fn half_open(mut self, half_open: HalfOpen) -> Config<C> {
+        self.half_open = half_open;
+        self
+    }
+
     /// The probe deadline in force: the one set, or else the recovery timeout.
     pub const fn get_probe_deadline(&self) -> Duration {
         match self.probe_deadline {
@@ -411,6 +433,12 @@ impl<C> Config<C> {
             value: deadline,
             max: MAX_RECOVERY_TIMEOUT,
         })?;
+        if !self.half_open.is_valid() {
+            return Err(ConfigError::HalfOpen {
+                probes: self.half_open.probes,
+                successes: self.half_open.successes,
+            });
+        }
         if let Some(rate) = self.failure_rate {
             if Window::new(&rate).is_none() {
                 return Err(ConfigError::FailureRate { rate });
@@ -456,6 +484,7 @@ impl<C> Config<C> {
             backoff: self.backoff,
             slow_call_threshold: self.slow_call_threshold,
             failure_rate: self.failure_rate,
+            half_open: self.half_open,
             classifier,
         }
     }
@@ -563,6 +592,13 @@ impl<C> Builder<C> {
         self
     }
 
+    /// How many probes a half-open breaker admits and how many must succeed to close it. See
+    /// [`HalfOpen`].
+    pub fn half_open(mut self, half_open: HalfOpen) -> Builder<C> {
+        self.config = self.config.half_open(half_open);
+        self
+    }
+
     /// Open on a failure rate over a window instead of consecutive failures. See
     /// [`FailureRate`].
     pub fn failure_rate(mut self, rate: FailureRate) -> Builder<C> {
@@ -653,8 +689,12 @@ impl<C> Builder<C> {
         if let Some(rate) = self.config.failure_rate {
             hooks.window = Some(Window::new(&rate).ok_or(ConfigError::FailureRate { rate })?);
         }
-        let hooks = (hooks.listener.is_some() || hooks.metrics.is_some() || hooks.window.is_some())
-            .then(|| Box::new(hooks));
+        hooks.rounds = Rounds::new(self.config.half_open);
+        let hooks = (hooks.listener.is_some()
+            || hooks.metrics.is_some()
+            || hooks.window.is_some()
+            || hooks.rounds.is_some())
+        .then(|| Box::new(hooks));
         Ok(CircuitBreaker::from_parts(
             policy,
             self.name.unwrap_or(Name::UNNAMED),

@@ -226,6 +226,7 @@ mod fallback;
 mod future;
 mod observe;
 mod permit;
+mod probes;
 #[cfg(feature = "std")]
 mod registry;
 mod state;
@@ -262,6 +263,7 @@ pub use crate::fallback::Fallback;
 pub use crate::future::{Circuit, CircuitExt};
 pub use crate::observe::{MetricsSnapshot, Transition};
 pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
+pub use crate::probes::{HalfOpen, MAX_HALF_OPEN_PROBES};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::registry::{Monitor, Registry, RegistryError};

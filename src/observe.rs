@@ -171,6 +171,7 @@ pub(crate) struct Hooks {
     pub(crate) listener: Option<Listener>,
     pub(crate) metrics: Option<Metrics>,
     pub(crate) window: Option<crate::window::Window>,
+    pub(crate) rounds: Option<crate::probes::Rounds>,
 }
 
 impl Hooks {
@@ -207,6 +208,7 @@ impl fmt::Debug for Hooks {
             .field("listener", &self.listener.is_some())
             .field("metrics", &self.metrics.as_ref().map(Metrics::snapshot))
             .field("failure_rate_window", &self.window.is_some())
+            .field("several_probes", &self.rounds.is_some())
             .finish()
     }
 }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_breaker::{
-    Backoff, CircuitBreaker, CircuitExt, ConfigError, FailureRate, ManualClock, State,
+    Backoff, CircuitBreaker, CircuitExt, ConfigError, FailureRate, HalfOpen, ManualClock, State,
     MAX_RECOVERY_TIMEOUT,
 };
 use futures::executor::block_on;
@@ -327,4 +327,115 @@ fn failure_rate_settings_are_checked() {
         assert_eq!(err, ConfigError::FailureRate { rate });
         assert_eq!(err.field(), "failure_rate");
     }
+}
+
+fn half_open_with(clock: &ManualClock, half_open: HalfOpen) -> CircuitBreaker {
+    let b = breaker(clock).half_open(half_open).build().unwrap();
+    let _ = b.call(|| Err::<(), _>("down"));
+    clock.advance(SECOND);
+    assert_eq!(b.state(), State::HalfOpen);
+    b
+}
+
+#[test]
+fn exactly_n_probes_are_admitted_among_racing_threads() {
+    for _ in 0..30 {
+        let clock = ManualClock::new();
+        let b = Arc::new(half_open_with(&clock, HalfOpen::probes(3)));
+        let start = Arc::new(std::sync::Barrier::new(8));
+        let admitted: Vec<_> = (0..8)
+            .map(|_| {
+                let (b, start) = (Arc::clone(&b), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    b.try_acquire_owned().ok()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        assert_eq!(admitted.len(), 3);
+        assert!(admitted.iter().all(async_breaker::OwnedPermit::is_probe));
+    }
+}
+
+#[test]
+fn several_probes_close_after_enough_successes() {
+    let clock = ManualClock::new();
+    let b = half_open_with(&clock, HalfOpen::probes(3).closing_after(2));
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    let p3 = b.try_acquire().unwrap();
+    let full = b.try_acquire().unwrap_err();
+    assert_eq!(full.state(), State::HalfOpen);
+    p1.success();
+    assert_eq!(b.state(), State::HalfOpen, "one success of two");
+    drop(p2);
+    let p4 = b.try_acquire().expect("a dropped probe frees its place");
+    p3.success();
+    assert_eq!((b.state(), b.failure_count()), (State::Closed, 0));
+    p4.failure();
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "a probe of a finished round is stale"
+    );
+}
+
+#[test]
+fn one_failed_probe_among_several_reopens() {
+    let clock = ManualClock::new();
+    let b = half_open_with(&clock, HalfOpen::probes(2));
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    p1.success();
+    p2.failure();
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.open_remaining(), SECOND);
+    clock.advance(SECOND);
+    let q1 = b.try_acquire().unwrap();
+    let q2 = b
+        .try_acquire()
+        .expect("the new round starts with every place free");
+    q1.success();
+    q2.success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn a_round_whose_probes_all_vanish_is_replaced_after_the_deadline() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock)
+        .half_open(HalfOpen::probes(2))
+        .probe_deadline(SECOND * 5)
+        .build()
+        .unwrap();
+    let _ = b.call(|| Err::<(), _>("down"));
+    clock.advance(SECOND);
+    std::mem::forget(b.try_acquire().unwrap());
+    std::mem::forget(b.try_acquire().unwrap());
+    assert!(b.try_acquire().is_err());
+    clock.advance(SECOND * 5);
+    let fresh = b.try_acquire().expect("a new round");
+    let second = b.try_acquire().expect("with both places");
+    fresh.success();
+    second.success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn half_open_settings_are_checked() {
+    for (probes, successes) in [(0, 0), (3, 0), (3, 4), (2048, 1)] {
+        let err = CircuitBreaker::builder()
+            .half_open(HalfOpen::probes(probes).closing_after(successes))
+            .build()
+            .unwrap_err();
+        assert_eq!(err, ConfigError::HalfOpen { probes, successes });
+        assert_eq!(err.field(), "half_open");
+    }
+    assert!(CircuitBreaker::builder()
+        .half_open(HalfOpen::probes(2047).closing_after(1))
+        .build()
+        .is_ok());
 }
