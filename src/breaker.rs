@@ -1,9 +1,9 @@
 //! [`CircuitBreaker`]: the atomic word, the compare-exchange loops that apply the rules of
 //! [`crate::word`], and the reading API.
 
-use core::fmt;
 use alloc::boxed::Box;
 use alloc::sync::Arc;
+use core::fmt;
 use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -14,8 +14,9 @@ use crate::config::{Builder, Config};
 use crate::error::{Error, Name, OpenError};
 use crate::observe::{Counter, Hooks, MetricsSnapshot, Transition};
 use crate::permit::{OwnedPermit, Permit, Slot};
+use crate::probes::{Join, Rounds, Success};
 use crate::sync::{AtomicU64, Ordering};
-use crate::word::{self, Admission, Phase, Policy, Refusal, Step, Ticket, Word};
+use crate::word::{self, Admission, Manual, Phase, Policy, Refusal, Step, Ticket, Word};
 use crate::State;
 
 /// A lock-free circuit breaker.
@@ -186,6 +187,28 @@ impl<C> CircuitBreaker<C> {
                     return Ok(ticket);
                 }
                 Admission::Reject(refusal) => {
+                    if refusal.phase == Phase::Probing {
+                        if let Some(rounds) = self.rounds() {
+                            // A round with several probes may still have a place.
+                            match rounds.join(current.stamp()) {
+                                Join::Joined => {
+                                    let again = self.load();
+                                    if again.issued(current.ticket()) {
+                                        self.count(Counter::Admitted);
+                                        return Ok(current.ticket());
+                                    }
+                                    rounds.leave(current.stamp());
+                                    current = again;
+                                    continue;
+                                }
+                                Join::Newer => {
+                                    current = self.load();
+                                    continue;
+                                }
+                                Join::Full => {}
+                            }
+                        }
+                    }
                     self.count(Counter::Rejected);
                     let rejected = self.rejection(refusal);
                     #[cfg(feature = "tracing")]
@@ -199,8 +222,17 @@ impl<C> CircuitBreaker<C> {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.count(Counter::Admitted);
                         self.changed(current, next, &mut now);
+                        if let Some(rounds) = self.rounds() {
+                            // This caller began the round; it takes the round's first place
+                            // unless others already filled them all.
+                            current = next;
+                            match rounds.join(next.stamp()) {
+                                Join::Joined => {}
+                                Join::Full | Join::Newer => continue,
+                            }
+                        }
+                        self.count(Counter::Admitted);
                         return Ok(next.ticket());
                     }
                     Err(actual) => current = Word::from_raw(actual),
@@ -209,10 +241,35 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// Records the outcome of the call admitted with `ticket`. Returns `false` if the outcome
-    /// was discarded because the breaker has moved to another cycle since.
-    pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome) -> bool {
+    /// When an admitted call starts, on the breaker's clock, if slow-call detection needs to
+    /// know; 0 (and no clock read) otherwise.
+    pub(crate) fn call_started(&self) -> u64 {
+        if self.core.policy.slow_call_ms == 0 {
+            0
+        } else {
+            self.core.clock.now_ms()
+        }
+    }
+
+    /// Records the outcome of the call admitted with `ticket` and started at `started` (see
+    /// [`call_started`](Self::call_started)). Returns `false` if the outcome was discarded
+    /// because the breaker has moved to another cycle since.
+    pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
         let mut now = self.lazy_now();
+        let slow_ms = self.core.policy.slow_call_ms;
+        let outcome = if outcome == Outcome::Success
+            && slow_ms != 0
+            && now.get().saturating_sub(started) >= slow_ms
+        {
+            Outcome::Failure
+        } else {
+            outcome
+        };
+        if ticket.is_probe() && outcome != Outcome::Failure {
+            if let Some(rounds) = self.rounds() {
+                return self.settle_round(rounds, ticket, outcome, &mut now);
+            }
+        }
         let mut current = self.load();
         loop {
             let step = match outcome {
@@ -225,7 +282,7 @@ impl<C> CircuitBreaker<C> {
             let next = match step {
                 Step::Keep => {
                     self.count(outcome_counter(outcome));
-                    return true;
+                    return self.windowed(ticket, outcome, &mut now);
                 }
                 Step::Stale => {
                     self.count(Counter::Discarded);
@@ -242,11 +299,98 @@ impl<C> CircuitBreaker<C> {
                 Ok(_) => {
                     self.count(outcome_counter(outcome));
                     self.changed(current, next, &mut now);
+                    return self.windowed(ticket, outcome, &mut now);
+                }
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+    }
+
+    fn rounds(&self) -> Option<&Rounds> {
+        self.core.hooks.as_ref()?.rounds.as_ref()
+    }
+
+    /// A success or a release of one of several probes: counted in the round's side word; the
+    /// success that completes the round closes the breaker through the state word.
+    fn settle_round(
+        &self,
+        rounds: &Rounds,
+        ticket: Ticket,
+        outcome: Outcome,
+        now: &mut LazyNow<'_>,
+    ) -> bool {
+        if !self.load().issued(ticket) {
+            self.count(Counter::Discarded);
+            return false;
+        }
+        if outcome == Outcome::Ignore {
+            rounds.leave(ticket.stamp());
+            self.count(Counter::Ignored);
+            return true;
+        }
+        match rounds.succeed(ticket.stamp()) {
+            Success::Stale => {
+                self.count(Counter::Discarded);
+                return false;
+            }
+            Success::Counted => {
+                self.count(Counter::Succeeded);
+                return true;
+            }
+            Success::Close => {}
+        }
+        let mut current = self.load();
+        loop {
+            let Step::Write(next) = word::succeed(current, ticket) else {
+                self.count(Counter::Discarded);
+                return false;
+            };
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.count(Counter::Succeeded);
+                    self.changed(current, next, now);
                     return true;
                 }
                 Err(actual) => current = Word::from_raw(actual),
             }
         }
+    }
+
+    /// Adds a counted closed-state outcome to the failure-rate window, if there is one, and
+    /// opens the breaker if the window says so (exactly one caller's compare-exchange does).
+    fn windowed(&self, ticket: Ticket, outcome: Outcome, now: &mut LazyNow<'_>) -> bool {
+        let Some(window) = self.core.hooks.as_ref().and_then(|h| h.window.as_ref()) else {
+            return true;
+        };
+        if !ticket.is_closed() || outcome == Outcome::Ignore {
+            return true;
+        }
+        if !window.record(ticket.stamp(), outcome == Outcome::Failure, &mut || {
+            now.get()
+        }) {
+            return true;
+        }
+        let mut current = self.load();
+        while let Step::Write(next) = word::trip(current, ticket, &mut || now.get()) {
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.changed(current, next, now);
+                    break;
+                }
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+        true
     }
 
     /// What the breaker has counted, if it was built with
@@ -264,11 +408,7 @@ impl<C> CircuitBreaker<C> {
     fn rejection(&self, refusal: Refusal) -> OpenError {
         OpenError {
             name: self.core.name.clone(),
-            state: if refusal.phase == Phase::Open {
-                State::Open
-            } else {
-                State::HalfOpen
-            },
+            state: refusal.phase.state(),
             failures: refusal.failures,
             remaining: Duration::from_millis(refusal.remaining_ms),
         }
@@ -375,6 +515,74 @@ impl<C> CircuitBreaker<C> {
             Err(Error::Inner(e)) => Err(e),
             Err(Error::Open(rejected)) => fallback(rejected),
         }
+    }
+
+    fn set(&self, to: Manual) {
+        let mut now = self.lazy_now();
+        let mut current = self.load();
+        while let Some(next) = word::manual(current, to, &mut || now.get()) {
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.changed(current, next, &mut now);
+                    return;
+                }
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+    }
+
+    /// Opens the breaker by hand: every call is rejected ([`State::ForcedOpen`]) until
+    /// [`reset`](Self::reset), whatever the recovery timeout. Outcomes of calls admitted before
+    /// are discarded. Fires a transition event like any other change.
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// let breaker = CircuitBreaker::new();
+    /// breaker.force_open(); // e.g. during a maintenance window
+    /// assert_eq!(breaker.state(), State::ForcedOpen);
+    /// assert!(breaker.try_acquire().is_err());
+    /// breaker.reset();
+    /// assert!(breaker.try_acquire().is_ok());
+    /// ```
+    pub fn force_open(&self) {
+        self.set(Manual::ForceOpen);
+    }
+
+    /// Disables the breaker: every call is admitted and no outcome is recorded
+    /// ([`State::Disabled`]) until [`reset`](Self::reset).
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// breaker.disable();
+    /// let _ = breaker.call(|| Err::<(), _>("ignored while disabled"));
+    /// assert_eq!((breaker.state(), breaker.failure_count()), (State::Disabled, 0));
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn disable(&self) {
+        self.set(Manual::Disable);
+    }
+
+    /// Closes the breaker by hand, with no failures and the base open period, from any state.
+    /// Outcomes of calls admitted before are discarded (unless it was already closed, when only
+    /// the count is cleared).
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// assert_eq!(breaker.state(), State::Open);
+    /// breaker.reset();
+    /// assert_eq!((breaker.state(), breaker.failure_count()), (State::Closed, 0));
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn reset(&self) {
+        self.set(Manual::Reset);
     }
 
     /// The state now. Reads the clock only when the breaker is open, to tell whether the

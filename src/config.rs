@@ -9,6 +9,8 @@ use crate::classify::{AnyError, ErrorType, ErrorTypes};
 use crate::clock::{duration_millis, Clock, TimeSource};
 use crate::error::Name;
 use crate::observe::{Hooks, Metrics, Transition};
+use crate::probes::{HalfOpen, Rounds};
+use crate::window::{FailureRate, Window};
 use crate::word::{Policy, COUNT_MAX, STAMP_MAX};
 use crate::CircuitBreaker;
 
@@ -55,6 +57,43 @@ pub enum ConfigError {
     /// needs a [`Clock`] from [`Builder::clock`].
     #[error("a clock is required: without the `std` feature there is no default clock")]
     MissingClock,
+    /// The backoff maximum was below the recovery timeout or above [`MAX_RECOVERY_TIMEOUT`].
+    #[error(
+        "backoff maximum must be between the recovery_timeout ({min:?}) and {max:?}, got {value:?}"
+    )]
+    Backoff {
+        /// The value given.
+        value: Duration,
+        /// The smallest accepted value: the recovery timeout.
+        min: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
+    /// The failure-rate window's settings were out of range: a percentage outside 1–100, zero
+    /// minimum calls, a count window outside 1–32 calls, or a time window outside 1–64 buckets
+    /// that does not split into whole milliseconds.
+    #[error("failure_rate settings out of range: {rate:?}")]
+    FailureRate {
+        /// The settings given.
+        rate: FailureRate,
+    },
+    /// The half-open probe counts were out of range: `successes` must be between 1 and
+    /// `probes`, and `probes` at most [`MAX_HALF_OPEN_PROBES`](crate::MAX_HALF_OPEN_PROBES).
+    #[error("half_open needs 1 <= successes <= probes <= 2047, got {successes} of {probes}")]
+    HalfOpen {
+        /// The probes given.
+        probes: u32,
+        /// The successes given.
+        successes: u32,
+    },
+    /// `slow_call_threshold` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
+    #[error("slow_call_threshold must be between 1ms and {max:?}, got {value:?}")]
+    SlowCallThreshold {
+        /// The value given.
+        value: Duration,
+        /// The largest accepted value.
+        max: Duration,
+    },
     /// `probe_deadline` was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`].
     #[error("probe_deadline must be between 1ms and {max:?}, got {value:?}")]
     ProbeDeadline {
@@ -80,6 +119,10 @@ impl ConfigError {
             ConfigError::RecoveryTimeout { .. } => "recovery_timeout",
             ConfigError::ProbeDeadline { .. } => "probe_deadline",
             ConfigError::MissingClock => "clock",
+            ConfigError::Backoff { .. } => "backoff",
+            ConfigError::SlowCallThreshold { .. } => "slow_call_threshold",
+            ConfigError::FailureRate { .. } => "failure_rate",
+            ConfigError::HalfOpen { .. } => "half_open",
         }
     }
 }
@@ -111,7 +154,61 @@ pub struct Config<C = AnyError> {
     failure_threshold: u32,
     recovery_timeout: Duration,
     probe_deadline: Option<Duration>,
+    backoff: Option<Backoff>,
+    slow_call_threshold: Option<Duration>,
+    failure_rate: Option<FailureRate>,
+    half_open: HalfOpen,
     classifier: C,
+}
+
+/// How the open period grows while probes keep failing: doubled after each failed probe, up to a
+/// maximum, and back to the recovery timeout once the breaker closes. The level lives in the
+/// breaker's state word, so there is nothing else to share or lock.
+///
+/// With [jitter](Backoff::with_jitter), each open period is shortened by a pseudo-random amount
+/// of up to half (so it lies between half and all of the computed period), spreading the probes
+/// of many breakers that opened together. The amount is derived from the moment the breaker
+/// opened, so every reader agrees on it and drawing it takes no lock.
+///
+/// ```
+/// use std::time::Duration;
+/// use async_breaker::{Backoff, Config};
+///
+/// // 1 s, then 2 s, 4 s, ... up to 1 min while probes fail.
+/// const GROWING: Config = Config::new()
+///     .recovery_timeout(Duration::from_secs(1))
+///     .backoff(Backoff::exponential(Duration::from_secs(60)).with_jitter());
+/// # let _ = GROWING;
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    max: Duration,
+    jitter: bool,
+}
+
+impl Backoff {
+    /// Double the open period after each failed probe (at most 7 times, 128x), never beyond
+    /// `max`.
+    pub const fn exponential(max: Duration) -> Backoff {
+        Backoff { max, jitter: false }
+    }
+
+    /// Shorten each open period by a pseudo-random amount of up to half.
+    #[must_use]
+    pub const fn with_jitter(mut self) -> Backoff {
+        self.jitter = true;
+        self
+    }
+
+    /// The longest open period.
+    pub const fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// Whether jitter is on.
+    pub const fn jitter(&self) -> bool {
+        self.jitter
+    }
 }
 
 impl Config<AnyError> {
@@ -121,6 +218,10 @@ impl Config<AnyError> {
             failure_threshold: DEFAULT_FAILURE_THRESHOLD,
             recovery_timeout: DEFAULT_RECOVERY_TIMEOUT,
             probe_deadline: None,
+            backoff: None,
+            slow_call_threshold: None,
+            failure_rate: None,
+            half_open: HalfOpen::ONE,
             classifier: AnyError,
         }
     }
@@ -164,6 +265,10 @@ impl Config<AnyError> {
             failure_threshold: self.failure_threshold,
             recovery_timeout: self.recovery_timeout,
             probe_deadline: self.probe_deadline,
+            backoff: self.backoff,
+            slow_call_threshold: self.slow_call_threshold,
+            failure_rate: self.failure_rate,
+            half_open: self.half_open,
             classifier,
         }
     }
@@ -219,6 +324,45 @@ impl<C> Config<C> {
     #[must_use]
     pub const fn probe_deadline(mut self, deadline: Duration) -> Config<C> {
         self.probe_deadline = Some(deadline);
+        self
+    }
+
+    /// Let the open period grow while probes keep failing. See [`Backoff`].
+    #[must_use]
+    pub const fn backoff(mut self, backoff: Backoff) -> Config<C> {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Count a call that took longer than `threshold` as a failure even if it succeeded (a
+    /// dependency that answers slowly is not healthy). Off by default; when on, an admitted
+    /// call reads the clock when it starts and when it succeeds.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use async_breaker::Config;
+    /// const PROMPT: Config = Config::new().slow_call_threshold(Duration::from_millis(500));
+    /// # let _ = PROMPT;
+    /// ```
+    #[must_use]
+    pub const fn slow_call_threshold(mut self, threshold: Duration) -> Config<C> {
+        self.slow_call_threshold = Some(threshold);
+        self
+    }
+
+    /// Open on a failure rate over a window of calls or time instead of a run of consecutive
+    /// failures. See [`FailureRate`].
+    #[must_use]
+    pub const fn failure_rate(mut self, rate: FailureRate) -> Config<C> {
+        self.failure_rate = Some(rate);
+        self
+    }
+
+    /// How many probes a half-open breaker admits and how many must succeed to close it
+    /// (default: one). See [`HalfOpen`].
+    #[must_use]
+    pub const fn half_open(mut self, half_open: HalfOpen) -> Config<C> {
+        self.half_open = half_open;
         self
     }
 
@@ -289,10 +433,45 @@ impl<C> Config<C> {
             value: deadline,
             max: MAX_RECOVERY_TIMEOUT,
         })?;
+        if !self.half_open.is_valid() {
+            return Err(ConfigError::HalfOpen {
+                probes: self.half_open.probes,
+                successes: self.half_open.successes,
+            });
+        }
+        if let Some(rate) = self.failure_rate {
+            if Window::new(&rate).is_none() {
+                return Err(ConfigError::FailureRate { rate });
+            }
+        }
+        let (backoff_max_ms, jitter) = match self.backoff {
+            None => (recovery_ms, false),
+            Some(backoff) => {
+                let max_ms = span_ms(backoff.max)
+                    .filter(|&max_ms| max_ms >= recovery_ms)
+                    .ok_or(ConfigError::Backoff {
+                        value: backoff.max,
+                        min: self.recovery_timeout,
+                        max: MAX_RECOVERY_TIMEOUT,
+                    })?;
+                (max_ms, backoff.jitter)
+            }
+        };
+        let slow_call_ms = match self.slow_call_threshold {
+            None => 0,
+            Some(threshold) => span_ms(threshold).ok_or(ConfigError::SlowCallThreshold {
+                value: threshold,
+                max: MAX_RECOVERY_TIMEOUT,
+            })?,
+        };
         Ok(Policy {
             failure_threshold: self.failure_threshold,
             recovery_ms,
             probe_deadline_ms,
+            backoff_max_ms,
+            jitter,
+            slow_call_ms,
+            trip_on_count: self.failure_rate.is_none(),
         })
     }
 
@@ -302,6 +481,10 @@ impl<C> Config<C> {
             failure_threshold: self.failure_threshold,
             recovery_timeout: self.recovery_timeout,
             probe_deadline: self.probe_deadline,
+            backoff: self.backoff,
+            slow_call_threshold: self.slow_call_threshold,
+            failure_rate: self.failure_rate,
+            half_open: self.half_open,
             classifier,
         }
     }
@@ -403,6 +586,33 @@ impl<C> Builder<C> {
         self
     }
 
+    /// Let the open period grow while probes keep failing. See [`Backoff`].
+    pub fn backoff(mut self, backoff: Backoff) -> Builder<C> {
+        self.config = self.config.backoff(backoff);
+        self
+    }
+
+    /// How many probes a half-open breaker admits and how many must succeed to close it. See
+    /// [`HalfOpen`].
+    pub fn half_open(mut self, half_open: HalfOpen) -> Builder<C> {
+        self.config = self.config.half_open(half_open);
+        self
+    }
+
+    /// Open on a failure rate over a window instead of consecutive failures. See
+    /// [`FailureRate`].
+    pub fn failure_rate(mut self, rate: FailureRate) -> Builder<C> {
+        self.config = self.config.failure_rate(rate);
+        self
+    }
+
+    /// Count a call slower than `threshold` as a failure even if it succeeded. See
+    /// [`Config::slow_call_threshold`].
+    pub fn slow_call_threshold(mut self, threshold: Duration) -> Builder<C> {
+        self.config = self.config.slow_call_threshold(threshold);
+        self
+    }
+
     /// The time source (default with the `std` feature: [`QuantaClock`](crate::QuantaClock);
     /// required without it). Pass a [`ManualClock`](crate::ManualClock)
     /// to drive the breaker from a test.
@@ -475,8 +685,16 @@ impl<C> Builder<C> {
         else {
             return Err(ConfigError::MissingClock);
         };
-        let hooks = self.hooks;
-        let hooks = (hooks.listener.is_some() || hooks.metrics.is_some()).then(|| Box::new(hooks));
+        let mut hooks = self.hooks;
+        if let Some(rate) = self.config.failure_rate {
+            hooks.window = Some(Window::new(&rate).ok_or(ConfigError::FailureRate { rate })?);
+        }
+        hooks.rounds = Rounds::new(self.config.half_open);
+        let hooks = (hooks.listener.is_some()
+            || hooks.metrics.is_some()
+            || hooks.window.is_some()
+            || hooks.rounds.is_some())
+        .then(|| Box::new(hooks));
         Ok(CircuitBreaker::from_parts(
             policy,
             self.name.unwrap_or(Name::UNNAMED),

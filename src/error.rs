@@ -78,7 +78,8 @@ impl OpenError {
         self.name.as_str()
     }
 
-    /// [`State::Open`], or [`State::HalfOpen`] when another caller's probe is in flight.
+    /// [`State::Open`], [`State::HalfOpen`] when another caller's probe is in flight, or
+    /// [`State::ForcedOpen`].
     pub fn state(&self) -> State {
         self.state
     }
@@ -126,8 +127,10 @@ impl fmt::Display for OpenError {
             self.state,
             self.failures
         )?;
-        if self.state == State::HalfOpen {
-            return f.write_str("probe in flight)");
+        match self.state {
+            State::HalfOpen => return f.write_str("probe in flight)"),
+            State::ForcedOpen => return f.write_str("until reset)"),
+            _ => {}
         }
         let ms = self.remaining.as_millis();
         if ms >= 1_000 {

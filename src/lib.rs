@@ -233,6 +233,7 @@ mod fallback;
 mod future;
 mod observe;
 mod permit;
+mod probes;
 #[cfg(feature = "std")]
 mod registry;
 mod state;
@@ -242,6 +243,7 @@ mod sync;
 pub mod tower;
 #[cfg(feature = "tracing")]
 mod trace;
+mod window;
 mod word;
 
 /// The README's examples, compiled and run as doc tests.
@@ -260,18 +262,20 @@ pub use crate::classify::{AnyError, Classify, ErrorType, ErrorTypes, Outcome};
 pub use crate::clock::QuantaClock;
 pub use crate::clock::{Clock, ManualClock};
 pub use crate::config::{
-    Builder, Config, ConfigError, DEFAULT_FAILURE_THRESHOLD, DEFAULT_RECOVERY_TIMEOUT,
+    Backoff, Builder, Config, ConfigError, DEFAULT_FAILURE_THRESHOLD, DEFAULT_RECOVERY_TIMEOUT,
     MAX_FAILURE_THRESHOLD, MAX_RECOVERY_TIMEOUT,
 };
 pub use crate::error::{Error, OpenError};
 pub use crate::fallback::Fallback;
 pub use crate::future::{Circuit, CircuitExt};
 pub use crate::observe::{MetricsSnapshot, Transition};
+pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
+pub use crate::probes::{HalfOpen, MAX_HALF_OPEN_PROBES};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::registry::{Monitor, Registry, RegistryError};
-pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 pub use crate::state::State;
+pub use crate::window::{FailureRate, MAX_WINDOW_BUCKETS, MAX_WINDOW_CALLS};
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

@@ -5,8 +5,8 @@
 //! transition, by the caller whose compare-exchange made it, after the new state is installed
 //! and outside any lock; a panic in a listener is caught and cannot corrupt the breaker.
 
-use core::fmt;
 use alloc::sync::Arc;
+use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
 
@@ -116,14 +116,16 @@ pub struct MetricsSnapshot {
     pub opened: u64,
     /// Transitions from open to half-open (a probe admitted).
     pub half_opened: u64,
-    /// Transitions to closed (a probe succeeded).
+    /// Transitions to closed (a probe succeeded, or a manual reset).
     pub closed: u64,
+    /// Manual transitions to forced-open or disabled.
+    pub manual: u64,
 }
 
 /// Counters, on their own cache lines, away from the state word.
 #[derive(Default)]
 pub(crate) struct Metrics {
-    counters: CachePadded<[AtomicU64; 9]>,
+    counters: CachePadded<[AtomicU64; 10]>,
 }
 
 #[derive(Clone, Copy)]
@@ -137,6 +139,7 @@ pub(crate) enum Counter {
     Opened,
     HalfOpened,
     Closed,
+    Manual,
 }
 
 impl Metrics {
@@ -156,15 +159,19 @@ impl Metrics {
             opened: get(Counter::Opened),
             half_opened: get(Counter::HalfOpened),
             closed: get(Counter::Closed),
+            manual: get(Counter::Manual),
         }
     }
 }
 
-/// The optional observers of one breaker, boxed so a breaker without any stays small.
+/// The optional parts of one breaker (observers and a failure-rate window), boxed so that a
+/// breaker without any stays small and its hot path never looks further than this pointer.
 #[derive(Default)]
 pub(crate) struct Hooks {
     pub(crate) listener: Option<Listener>,
     pub(crate) metrics: Option<Metrics>,
+    pub(crate) window: Option<crate::window::Window>,
+    pub(crate) rounds: Option<crate::probes::Rounds>,
 }
 
 impl Hooks {
@@ -180,6 +187,7 @@ impl Hooks {
             State::Open => Counter::Opened,
             State::HalfOpen => Counter::HalfOpened,
             State::Closed => Counter::Closed,
+            State::ForcedOpen | State::Disabled => Counter::Manual,
         };
         self.count(counter);
         if let Some(listener) = &self.listener {
@@ -199,6 +207,8 @@ impl fmt::Debug for Hooks {
         f.debug_struct("Hooks")
             .field("listener", &self.listener.is_some())
             .field("metrics", &self.metrics.as_ref().map(Metrics::snapshot))
+            .field("failure_rate_window", &self.window.is_some())
+            .field("several_probes", &self.rounds.is_some())
             .finish()
     }
 }

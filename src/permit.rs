@@ -1,7 +1,7 @@
 //! Permits: one admitted call's claim on the breaker, released on drop.
 
-use core::fmt;
 use alloc::sync::Arc;
+use core::fmt;
 
 use crate::breaker::CircuitBreaker;
 use crate::classify::{AnyError, Classify, Outcome};
@@ -58,13 +58,17 @@ impl<C> BreakerHandle for Arc<CircuitBreaker<C>> {
 pub(crate) struct Slot<B: BreakerHandle> {
     handle: B,
     ticket: Option<Ticket>,
+    /// When the call started, if the breaker detects slow calls.
+    started: u64,
 }
 
 impl<B: BreakerHandle> Slot<B> {
     pub(crate) fn new(handle: B, ticket: Ticket) -> Slot<B> {
+        let started = handle.breaker().call_started();
         Slot {
             handle,
             ticket: Some(ticket),
+            started,
         }
     }
 
@@ -79,7 +83,7 @@ impl<B: BreakerHandle> Slot<B> {
     /// Records `outcome` once; later calls and the drop do nothing.
     pub(crate) fn settle(&mut self, outcome: Outcome) -> bool {
         match self.ticket.take() {
-            Some(ticket) => self.handle.breaker().settle(ticket, outcome),
+            Some(ticket) => self.handle.breaker().settle(ticket, outcome, self.started),
             None => false,
         }
     }
@@ -131,7 +135,7 @@ impl<B: BreakerHandle> fmt::Debug for Slot<B> {
             .field("breaker", &self.handle.breaker().name())
             .field("probe", &self.is_probe())
             .field("pending", &self.ticket.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -158,7 +158,10 @@ impl Registry {
     ///
     /// [`RegistryError::Duplicate`] if the name is taken.
     pub fn register_monitor(&self, breaker: Arc<dyn Monitor>) -> Result<(), RegistryError> {
-        let mut breakers = self.breakers.write().unwrap_or_else(PoisonError::into_inner);
+        let mut breakers = self
+            .breakers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let name = breaker.name();
         if breakers.contains_key(name) {
             return Err(RegistryError::Duplicate {
@@ -180,7 +183,10 @@ impl Registry {
     /// assert!(registry.is_empty());
     /// ```
     pub fn unregister(&self, name: &str) -> Option<Arc<dyn Monitor>> {
-        let mut breakers = self.breakers.write().unwrap_or_else(PoisonError::into_inner);
+        let mut breakers = self
+            .breakers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         breakers.remove(name)
     }
 
@@ -236,7 +242,10 @@ impl Registry {
 
     /// How many breakers are registered.
     pub fn len(&self) -> usize {
-        self.breakers.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.breakers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether no breaker is registered.

@@ -26,6 +26,12 @@ pub enum State {
     /// The recovery timeout has elapsed: one probe call is admitted (or is in flight) and its
     /// outcome closes or re-opens the breaker. Everyone else is rejected meanwhile.
     HalfOpen,
+    /// Forced open by [`CircuitBreaker::force_open`](crate::CircuitBreaker::force_open): every
+    /// call is rejected until [`reset`](crate::CircuitBreaker::reset).
+    ForcedOpen,
+    /// Disabled by [`CircuitBreaker::disable`](crate::CircuitBreaker::disable): every call is
+    /// admitted and nothing is recorded until [`reset`](crate::CircuitBreaker::reset).
+    Disabled,
 }
 
 impl State {
@@ -39,6 +45,8 @@ impl State {
             State::Closed => "closed",
             State::Open => "open",
             State::HalfOpen => "half-open",
+            State::ForcedOpen => "forced-open",
+            State::Disabled => "disabled",
         }
     }
 }

@@ -10,6 +10,6 @@ pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 pub(crate) use loom::sync::Arc;
 
 #[cfg(not(async_breaker_loom))]
-pub(crate) use core::sync::atomic::{AtomicU64, Ordering};
-#[cfg(not(async_breaker_loom))]
 pub(crate) use alloc::sync::Arc;
+#[cfg(not(async_breaker_loom))]
+pub(crate) use core::sync::atomic::{AtomicU64, Ordering};

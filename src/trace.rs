@@ -10,6 +10,9 @@ pub(crate) fn transition(name: &str, from: State, to: State) {
             tracing::info!(breaker = name, %from, %to, "circuit breaker admitted a probe");
         }
         State::Closed => tracing::info!(breaker = name, %from, %to, "circuit breaker closed"),
+        State::ForcedOpen | State::Disabled => {
+            tracing::warn!(breaker = name, %from, %to, "circuit breaker set by hand");
+        }
     }
 }
 

@@ -22,8 +22,10 @@
 //!   that began the phase, kept as the phase's identity. 42 bits of milliseconds is 139 years.
 //! - **failures**: consecutive failures (saturating at 65 535, so thresholds go up to that).
 //! - **phase**: `0` closed, `1` open, `2` half-open with the probe slot free, `3` half-open with
-//!   a probe in flight. `4`–`7` are reserved for forced-open and disabled states.
-//! - **level**: reserved for the backoff level of the recovery timeout; always `0` today.
+//!   a probe in flight, `4` forced open, `5` disabled. `6` and `7` are reserved.
+//! - **level**: the backoff level. Each failed probe raises it by one (up to 7); the open period
+//!   is the recovery timeout doubled once per level, capped by the backoff maximum. Closing resets
+//!   it to 0. Without backoff the cap equals the recovery timeout, so the level changes nothing.
 //!
 //! # Identity of a cycle
 //!
@@ -33,6 +35,8 @@
 //! closed cycle can only begin after a probe that was admitted at least one recovery timeout
 //! (at least 1 ms) after the breaker opened, so each closed cycle has a strictly larger stamp
 //! than the one before it. The probe's own ticket differs from a closed-cycle ticket by phase.
+//! Manual transitions (force open, disable, reset) take `max(now, stamp + 1)`, so they too start
+//! a cycle no earlier ticket can match.
 //!
 //! # Time
 //!
@@ -55,6 +59,8 @@ const LEVEL_SHIFT: u32 = PHASE_SHIFT + PHASE_BITS;
 pub(crate) const STAMP_MAX: u64 = (1 << STAMP_BITS) - 1;
 /// The largest failure count the word holds, and so the largest threshold.
 pub(crate) const COUNT_MAX: u32 = (1 << COUNT_BITS) - 1;
+/// The largest backoff level: the open period doubles at most seven times (128x).
+pub(crate) const MAX_LEVEL: u64 = 7;
 
 const STAMP_MASK: u64 = STAMP_MAX;
 const COUNT_MASK: u64 = (COUNT_MAX as u64) << COUNT_SHIFT;
@@ -74,6 +80,10 @@ pub(crate) enum Phase {
     HalfOpen = 2,
     /// One probe, admitted at `stamp`, is in flight; everyone else is rejected.
     Probing = 3,
+    /// Forced open by hand: every call is rejected until the breaker is reset.
+    ForcedOpen = 4,
+    /// Disabled by hand: every call is admitted and no outcome is recorded.
+    Disabled = 5,
 }
 
 impl Phase {
@@ -84,6 +94,8 @@ impl Phase {
             Phase::Closed => State::Closed,
             Phase::Open => State::Open,
             Phase::HalfOpen | Phase::Probing => State::HalfOpen,
+            Phase::ForcedOpen => State::ForcedOpen,
+            Phase::Disabled => State::Disabled,
         }
     }
 
@@ -92,7 +104,9 @@ impl Phase {
             1 => Phase::Open,
             2 => Phase::HalfOpen,
             3 => Phase::Probing,
-            // Only `new` writes phases and it writes the four above, so 0 is the only other
+            4 => Phase::ForcedOpen,
+            5 => Phase::Disabled,
+            // Only `new` writes phases and it writes the six above, so 0 is the only other
             // value that can occur; the reserved values fall back to the safe default.
             _ => Phase::Closed,
         }
@@ -136,9 +150,13 @@ impl Word {
         self.0 & STAMP_MASK
     }
 
-    /// The reserved backoff-level bits (always zero today).
+    /// The backoff level, `0..=MAX_LEVEL`.
     pub(crate) const fn level(self) -> u64 {
         (self.0 & LEVEL_MASK) >> LEVEL_SHIFT
+    }
+
+    fn with_level(self, level: u64) -> Word {
+        Word((self.0 & !LEVEL_MASK) | (level.min(MAX_LEVEL) << LEVEL_SHIFT))
     }
 
     /// The identity a permit admitted by this word carries.
@@ -176,6 +194,16 @@ impl Ticket {
     pub(crate) const fn is_probe(self) -> bool {
         Word(self.0).phase() as u64 == Phase::Probing as u64
     }
+
+    /// Whether this ticket belongs to a closed-state call.
+    pub(crate) const fn is_closed(self) -> bool {
+        Word(self.0).phase() as u64 == Phase::Closed as u64
+    }
+
+    /// The stamp of the cycle that issued this ticket.
+    pub(crate) const fn stamp(self) -> u64 {
+        Word(self.0).stamp()
+    }
 }
 
 /// The validated numbers the rules need.
@@ -188,6 +216,58 @@ pub(crate) struct Policy {
     /// How long a probe may stay in flight before its slot is handed to the next caller, in
     /// milliseconds, in `1..=STAMP_MAX`.
     pub(crate) probe_deadline_ms: u64,
+    /// The longest open period backoff may reach, in `recovery_ms..=STAMP_MAX`; equal to
+    /// `recovery_ms` when there is no backoff.
+    pub(crate) backoff_max_ms: u64,
+    /// Whether each open period is shortened by a pseudo-random amount of up to half.
+    pub(crate) jitter: bool,
+    /// A call slower than this many milliseconds counts as a failure even if it succeeded;
+    /// 0 turns slow-call detection off (and with it the clock reads it needs).
+    pub(crate) slow_call_ms: u64,
+    /// Whether reaching `failure_threshold` consecutive failures opens the breaker; `false` when
+    /// a failure-rate window decides instead (see [`trip`]).
+    pub(crate) trip_on_count: bool,
+}
+
+impl Policy {
+    /// Consecutive failures, plain open period, no backoff: the policy the unit tests start from.
+    #[cfg(test)]
+    pub(crate) const fn plain(
+        failure_threshold: u32,
+        recovery_ms: u64,
+        probe_deadline_ms: u64,
+    ) -> Policy {
+        Policy {
+            failure_threshold,
+            recovery_ms,
+            probe_deadline_ms,
+            backoff_max_ms: recovery_ms,
+            jitter: false,
+            slow_call_ms: 0,
+            trip_on_count: true,
+        }
+    }
+
+    /// The open period of a breaker that opened at `w`'s stamp at `w`'s backoff level:
+    /// `recovery_ms * 2^level`, capped at `backoff_max_ms`, and with jitter somewhere in its
+    /// upper half. The jitter is derived from the stamp, so every reader agrees on it without
+    /// sharing any state beyond the word.
+    pub(crate) fn open_ms(&self, w: Word) -> u64 {
+        let grown = self.recovery_ms.saturating_mul(1 << w.level());
+        let period = grown.min(self.backoff_max_ms.max(self.recovery_ms));
+        if self.jitter {
+            period - mix(w.stamp() ^ (w.level() << 56)) % (period / 2 + 1)
+        } else {
+            period
+        }
+    }
+}
+
+/// The finaliser of `SplitMix64`: a cheap, well-spread hash for jitter.
+const fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Why a call was turned away.
@@ -234,12 +314,13 @@ fn expired(since: u64, now: u64, limit_ms: u64) -> bool {
     now == STAMP_MAX || now - since >= limit_ms
 }
 
-/// Milliseconds left in the open period (0 once it has run out).
-fn remaining(opened: u64, now: u64, policy: &Policy) -> u64 {
-    if expired(opened, now, policy.recovery_ms) {
+/// Milliseconds left in the open period of `w` (0 once it has run out).
+fn remaining(w: Word, now: u64, policy: &Policy) -> u64 {
+    let period = policy.open_ms(w);
+    if expired(w.stamp(), now, period) {
         0
     } else {
-        policy.recovery_ms - (now - opened)
+        period - (now - w.stamp())
     }
 }
 
@@ -251,17 +332,16 @@ fn remaining(opened: u64, now: u64, policy: &Policy) -> u64 {
 /// outcome is discarded.
 pub(crate) fn acquire(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -> Admission {
     match w.phase() {
-        Phase::Closed => Admission::Admit(w.ticket()),
+        Phase::Closed | Phase::Disabled => Admission::Admit(w.ticket()),
         Phase::Open => {
             let now = clamp(now(), w.stamp());
-            if expired(w.stamp(), now, policy.recovery_ms) {
-                Admission::Probe(w.with(Phase::Probing, w.failures(), now))
-            } else {
-                Admission::Reject(Refusal {
+            match remaining(w, now, policy) {
+                0 => Admission::Probe(w.with(Phase::Probing, w.failures(), now)),
+                remaining_ms => Admission::Reject(Refusal {
                     phase: Phase::Open,
                     failures: w.failures(),
-                    remaining_ms: remaining(w.stamp(), now, policy),
-                })
+                    remaining_ms,
+                }),
             }
         }
         Phase::HalfOpen => {
@@ -280,6 +360,11 @@ pub(crate) fn acquire(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -
                 })
             }
         }
+        Phase::ForcedOpen => Admission::Reject(Refusal {
+            phase: Phase::ForcedOpen,
+            failures: w.failures(),
+            remaining_ms: 0,
+        }),
     }
 }
 
@@ -290,11 +375,14 @@ pub(crate) fn succeed(w: Word, ticket: Ticket) -> Step {
     }
     match w.phase() {
         Phase::Closed if w.failures() == 0 => Step::Keep,
-        // Reset the count; a successful probe also closes, its stamp becoming the identity of
-        // the new closed cycle.
-        Phase::Closed | Phase::Probing => Step::Write(w.with(Phase::Closed, 0, w.stamp())),
+        Phase::Closed => Step::Write(w.with(Phase::Closed, 0, w.stamp())),
+        // The probe succeeded: close, back to the base open period; the probe's stamp becomes
+        // the identity of the new closed cycle.
+        Phase::Probing => Step::Write(w.with(Phase::Closed, 0, w.stamp()).with_level(0)),
+        // A disabled breaker records nothing.
+        Phase::Disabled => Step::Keep,
         // No ticket is ever issued in these phases.
-        Phase::Open | Phase::HalfOpen => Step::Stale,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen => Step::Stale,
     }
 }
 
@@ -310,14 +398,27 @@ pub(crate) fn fail(
     }
     let failures = w.failures().saturating_add(1).min(COUNT_MAX);
     match w.phase() {
-        Phase::Closed if failures < policy.failure_threshold => {
+        Phase::Closed if failures < policy.failure_threshold || !policy.trip_on_count => {
             Step::Write(w.with(Phase::Closed, failures, w.stamp()))
         }
-        Phase::Closed | Phase::Probing => {
-            Step::Write(w.with(Phase::Open, failures, clamp(now(), w.stamp())))
-        }
-        Phase::Open | Phase::HalfOpen => Step::Stale,
+        Phase::Closed => Step::Write(w.with(Phase::Open, failures, clamp(now(), w.stamp()))),
+        // The probe failed: open again, one backoff level up.
+        Phase::Probing => Step::Write(
+            w.with(Phase::Open, failures, clamp(now(), w.stamp()))
+                .with_level(w.level() + 1),
+        ),
+        Phase::Disabled => Step::Keep,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen => Step::Stale,
     }
+}
+
+/// A failure-rate window says the closed cycle of `ticket` has failed too often: open, if that
+/// cycle is still current. Reads the clock only when it opens.
+pub(crate) fn trip(w: Word, ticket: Ticket, now: &mut impl FnMut() -> u64) -> Step {
+    if !w.issued(ticket) || w.phase() != Phase::Closed {
+        return Step::Stale;
+    }
+    Step::Write(w.with(Phase::Open, w.failures(), clamp(now(), w.stamp())))
 }
 
 /// A call admitted with `ticket` ended without an outcome (dropped, cancelled or ignored).
@@ -328,9 +429,43 @@ pub(crate) fn release(w: Word, ticket: Ticket) -> Step {
     }
     match w.phase() {
         Phase::Probing => Step::Write(w.with(Phase::HalfOpen, w.failures(), w.stamp())),
-        Phase::Closed => Step::Keep,
-        Phase::Open | Phase::HalfOpen => Step::Stale,
+        Phase::Closed | Phase::Disabled => Step::Keep,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen => Step::Stale,
     }
+}
+
+/// A transition made by hand rather than by outcomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Manual {
+    /// Reject every call until reset.
+    ForceOpen,
+    /// Admit every call and record nothing, until reset.
+    Disable,
+    /// Back to closed with no failures and the base open period.
+    Reset,
+}
+
+/// The word after a manual transition, or `None` if the breaker is already there. Every change
+/// of phase starts a new cycle (stamp `max(now, stamp + 1)`), so no earlier ticket matches;
+/// resetting an already closed breaker only clears its count.
+pub(crate) fn manual(w: Word, to: Manual, now: &mut impl FnMut() -> u64) -> Option<Word> {
+    let target = match to {
+        Manual::ForceOpen => Phase::ForcedOpen,
+        Manual::Disable => Phase::Disabled,
+        Manual::Reset => Phase::Closed,
+    };
+    if w.phase() == target {
+        return match to {
+            Manual::Reset if w.failures() != 0 => Some(w.with(Phase::Closed, 0, w.stamp())),
+            _ => None,
+        };
+    }
+    let stamp = clamp(now(), w.stamp().saturating_add(1));
+    Some(match to {
+        Manual::ForceOpen => w.with(Phase::ForcedOpen, w.failures(), stamp),
+        Manual::Disable => w.with(Phase::Disabled, w.failures(), stamp),
+        Manual::Reset => w.with(Phase::Closed, 0, stamp).with_level(0),
+    })
 }
 
 /// What a reader sees: the public state, the failure count and the open time left.
@@ -347,12 +482,12 @@ pub(crate) fn observe(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -
         Phase::Closed => (State::Closed, 0),
         Phase::Open => {
             let now = clamp(now(), w.stamp());
-            match remaining(w.stamp(), now, policy) {
+            match remaining(w, now, policy) {
                 0 => (State::HalfOpen, 0),
                 ms => (State::Open, ms),
             }
         }
-        Phase::HalfOpen | Phase::Probing => (State::HalfOpen, 0),
+        phase => (phase.state(), 0),
     };
     View {
         state,
@@ -365,11 +500,7 @@ pub(crate) fn observe(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -
 mod tests {
     use super::*;
 
-    const POLICY: Policy = Policy {
-        failure_threshold: 3,
-        recovery_ms: 1_000,
-        probe_deadline_ms: 5_000,
-    };
+    const POLICY: Policy = Policy::plain(3, 1_000, 5_000);
 
     fn at(ms: u64) -> impl FnMut() -> u64 {
         move || ms
@@ -547,7 +678,8 @@ mod tests {
     fn probe_failure_reopens_with_a_fresh_timer() {
         let w = Word::new(Phase::Probing, 3, 1_500);
         let reopened = written(fail(w, w.ticket(), &POLICY, &mut at(1_600)));
-        assert_eq!(reopened, Word::new(Phase::Open, 4, 1_600));
+        assert_eq!(reopened, Word::new(Phase::Open, 4, 1_600).with_level(1));
+        // Without backoff the raised level changes nothing: the period is capped at the base.
         assert_eq!(
             observe(reopened, &POLICY, &mut at(1_600)).remaining_ms,
             1_000
@@ -615,14 +747,127 @@ mod tests {
 
     #[test]
     fn the_count_saturates_at_its_field_width() {
-        let policy = Policy {
-            failure_threshold: COUNT_MAX,
-            recovery_ms: 1,
-            probe_deadline_ms: 1,
-        };
+        let policy = Policy::plain(COUNT_MAX, 1, 1);
         let w = Word::new(Phase::Probing, COUNT_MAX, 5);
         let reopened = written(fail(w, w.ticket(), &policy, &mut at(6)));
         assert_eq!(reopened.failures(), COUNT_MAX);
         assert_eq!(reopened.phase(), Phase::Open);
+    }
+
+    const BACKOFF: Policy = Policy {
+        backoff_max_ms: 5_000,
+        ..Policy::plain(3, 1_000, 5_000)
+    };
+
+    #[test]
+    fn each_failed_probe_doubles_the_open_period_up_to_the_cap() {
+        let mut w = Word::new(Phase::Open, 3, 0);
+        let mut t = 0;
+        for expected in [
+            1_000, 2_000, 4_000, 5_000, 5_000, 5_000, 5_000, 5_000, 5_000,
+        ] {
+            assert_eq!(BACKOFF.open_ms(w), expected, "level {}", w.level());
+            t += expected;
+            assert!(matches!(
+                acquire(w, &BACKOFF, &mut at(t - 1)),
+                Admission::Reject(_)
+            ));
+            let probing = probe(acquire(w, &BACKOFF, &mut at(t)));
+            w = written(fail(probing, probing.ticket(), &BACKOFF, &mut at(t)));
+        }
+        assert_eq!(w.level(), MAX_LEVEL, "the level saturates");
+    }
+
+    #[test]
+    fn closing_returns_to_the_base_period() {
+        let w = Word::new(Phase::Probing, 3, 9_000).with_level(3);
+        let closed = written(succeed(w, w.ticket()));
+        assert_eq!(closed.level(), 0);
+        let tripping = Word::new(Phase::Closed, 2, 9_000);
+        let reopened = written(fail(tripping, tripping.ticket(), &BACKOFF, &mut at(9_500)));
+        assert_eq!(BACKOFF.open_ms(reopened), 1_000);
+    }
+
+    #[test]
+    fn jitter_stays_in_the_upper_half_and_is_the_same_for_every_reader() {
+        let jittered = Policy {
+            jitter: true,
+            ..BACKOFF
+        };
+        let mut seen = std::collections::BTreeSet::new();
+        for stamp in 0..500 {
+            for level in 0..=MAX_LEVEL {
+                let w = Word::new(Phase::Open, 3, stamp * 7_919).with_level(level);
+                let full = BACKOFF.open_ms(w);
+                let period = jittered.open_ms(w);
+                assert!(
+                    period <= full && period >= full - full / 2,
+                    "{period} of {full}"
+                );
+                assert_eq!(period, jittered.open_ms(w));
+                seen.insert(period);
+            }
+        }
+        assert!(
+            seen.len() > 100,
+            "jitter spreads the periods: {}",
+            seen.len()
+        );
+    }
+
+    #[test]
+    fn forced_open_rejects_everyone_until_reset() {
+        let w = Word::new(Phase::Closed, 2, 10);
+        let ticket = w.ticket();
+        let forced = manual(w, Manual::ForceOpen, &mut at(5)).unwrap();
+        assert_eq!(
+            forced,
+            Word::new(Phase::ForcedOpen, 2, 11),
+            "a new cycle, never earlier"
+        );
+        assert_eq!(manual(forced, Manual::ForceOpen, &mut no_clock()), None);
+        assert_eq!(
+            acquire(forced, &POLICY, &mut no_clock()),
+            Admission::Reject(Refusal {
+                phase: Phase::ForcedOpen,
+                failures: 2,
+                remaining_ms: 0
+            })
+        );
+        assert_eq!(
+            observe(forced, &POLICY, &mut no_clock()).state,
+            State::ForcedOpen
+        );
+        assert_eq!(fail(forced, ticket, &POLICY, &mut no_clock()), Step::Stale);
+        let reset = manual(forced, Manual::Reset, &mut at(500)).unwrap();
+        assert_eq!(reset, Word::new(Phase::Closed, 0, 500));
+        assert_eq!(succeed(reset, ticket), Step::Stale, "the old cycle is over");
+    }
+
+    #[test]
+    fn disabled_admits_everyone_and_records_nothing() {
+        let w = Word::new(Phase::Open, 3, 10).with_level(2);
+        let disabled = manual(w, Manual::Disable, &mut at(20)).unwrap();
+        assert_eq!(
+            observe(disabled, &POLICY, &mut no_clock()).state,
+            State::Disabled
+        );
+        let Admission::Admit(ticket) = acquire(disabled, &POLICY, &mut no_clock()) else {
+            panic!("a disabled breaker admits");
+        };
+        assert_eq!(fail(disabled, ticket, &POLICY, &mut no_clock()), Step::Keep);
+        assert_eq!(succeed(disabled, ticket), Step::Keep);
+        assert_eq!(release(disabled, ticket), Step::Keep);
+        let reset = manual(disabled, Manual::Reset, &mut at(30)).unwrap();
+        assert_eq!((reset.phase(), reset.level()), (Phase::Closed, 0));
+    }
+
+    #[test]
+    fn resetting_a_closed_breaker_only_clears_its_count() {
+        let w = Word::new(Phase::Closed, 2, 10);
+        let reset = manual(w, Manual::Reset, &mut no_clock()).unwrap();
+        assert_eq!(reset, Word::new(Phase::Closed, 0, 10));
+        assert!(reset.issued(w.ticket()), "calls of this cycle still count");
+        assert_eq!(manual(reset, Manual::Reset, &mut no_clock()), None);
     }
 }
