@@ -251,8 +251,6 @@ mod word;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
-#[cfg(all(test, async_breaker_loom))]
-mod loom_models;
 #[cfg(all(test, not(async_breaker_loom)))]
 mod word_props;
 

@@ -456,7 +456,9 @@ pub(crate) fn manual(w: Word, to: Manual, now: &mut impl FnMut() -> u64) -> Opti
     };
     if w.phase() == target {
         return match to {
-            Manual::Reset if w.failures() != 0 => Some(w.with(Phase::Closed, 0, w.stamp())),
+            Manual::Reset if w.failures() != 0 || w.level() != 0 => {
+                Some(w.with(Phase::Closed, 0, w.stamp()).with_level(0))
+            }
             _ => None,
         };
     }

@@ -8,8 +8,8 @@
 use proptest::prelude::*;
 
 use crate::word::{
-    acquire, fail, observe, release, succeed, Admission, Phase, Policy, Step, Word, COUNT_MAX,
-    STAMP_MAX,
+    acquire, fail, manual, observe, release, succeed, Admission, Manual, Phase, Policy, Step, Word,
+    COUNT_MAX, MAX_LEVEL, STAMP_MAX,
 };
 use crate::State;
 
@@ -36,6 +36,8 @@ fn phase() -> impl Strategy<Value = Phase> {
         Just(Phase::Open),
         Just(Phase::HalfOpen),
         Just(Phase::Probing),
+        Just(Phase::ForcedOpen),
+        Just(Phase::Disabled),
     ]
 }
 
@@ -57,22 +59,33 @@ fn policy() -> impl Strategy<Value = Policy> {
         prop_oneof![1..=10_u64, 1..=STAMP_MAX],
         prop_oneof![1..=10_u64, 1..=STAMP_MAX],
     )
-        .prop_map(
-            |(failure_threshold, recovery_ms, probe_deadline_ms)| Policy {
-                failure_threshold,
-                recovery_ms,
-                probe_deadline_ms,
-            },
-        )
+        .prop_map(|(failure_threshold, recovery_ms, probe_deadline_ms)| {
+            Policy::plain(failure_threshold, recovery_ms, probe_deadline_ms)
+        })
+        .prop_flat_map(|plain| {
+            (
+                Just(plain),
+                plain.recovery_ms..=STAMP_MAX,
+                any::<bool>(),
+                any::<bool>(),
+            )
+                .prop_map(|(plain, backoff_max_ms, backoff, jitter)| Policy {
+                    backoff_max_ms: if backoff {
+                        backoff_max_ms
+                    } else {
+                        plain.recovery_ms
+                    },
+                    jitter,
+                    ..plain
+                })
+        })
 }
 
 /// Small thresholds and timeouts, so that sequences of events go round the whole cycle.
 fn small_policy() -> impl Strategy<Value = Policy> {
     (1..=3_u32, 1..=5_u64, 1..=5_u64).prop_map(
-        |(failure_threshold, recovery_ms, probe_deadline_ms)| Policy {
-            failure_threshold,
-            recovery_ms,
-            probe_deadline_ms,
+        |(failure_threshold, recovery_ms, probe_deadline_ms)| {
+            Policy::plain(failure_threshold, recovery_ms, probe_deadline_ms)
         },
     )
 }
@@ -170,11 +183,13 @@ proptest! {
         prop_assert_eq!(w.stamp(), raw & STAMP_MAX);
         prop_assert_eq!(u64::from(w.failures()), (raw >> 42) & u64::from(COUNT_MAX));
         prop_assert_eq!(w.level(), raw >> LEVEL_SHIFT);
-        // Reserved phases (4..=7) read as closed, the safe default.
+        // Reserved phases (6 and 7) read as closed, the safe default.
         let expected = match (raw >> 58) & 0b111 {
             1 => Phase::Open,
             2 => Phase::HalfOpen,
             3 => Phase::Probing,
+            4 => Phase::ForcedOpen,
+            5 => Phase::Disabled,
             _ => Phase::Closed,
         };
         prop_assert_eq!(w.phase(), expected);
@@ -184,9 +199,10 @@ proptest! {
     }
 
     /// No rule panics, whatever the word, the ticket, the policy or the reading; every word a
-    /// rule writes keeps the level bits and never moves the stamp backwards.
+    /// rule writes never moves the stamp backwards, and the backoff level changes only as
+    /// documented: one up when a probe fails (saturating), back to 0 when a probe closes.
     #[test]
-    fn transitions_keep_the_level_and_never_lower_the_stamp(
+    fn transitions_move_the_level_only_as_documented_and_never_lower_the_stamp(
         w in raw_word(),
         other in raw_word(),
         own_ticket in any::<bool>(),
@@ -195,9 +211,35 @@ proptest! {
     ) {
         let source = if own_ticket { w } else { other };
         for next in successors(w, source, &policy, now) {
-            prop_assert_eq!(next.level(), w.level(), "{:?} -> {:?}", w, next);
+            let expected = match (w.phase(), next.phase()) {
+                (Phase::Probing, Phase::Open) => (w.level() + 1).min(MAX_LEVEL),
+                (Phase::Probing, Phase::Closed) => 0,
+                _ => w.level(),
+            };
+            prop_assert_eq!(next.level(), expected, "{:?} -> {:?}", w, next);
             prop_assert!(next.stamp() >= w.stamp(), "{:?} -> {:?}", w, next);
             prop_assert!(next.stamp() <= STAMP_MAX);
+        }
+    }
+
+    /// A manual transition that changes the phase starts a new cycle: no ticket issued before
+    /// matches the new word (below the end of the stamp range), the stamp never goes back, and
+    /// a reset clears the count and the backoff level.
+    #[test]
+    fn manual_transitions_start_a_new_cycle(
+        w in raw_word(),
+        to in prop_oneof![Just(Manual::ForceOpen), Just(Manual::Disable), Just(Manual::Reset)],
+        now in reading(),
+    ) {
+        let Some(next) = manual(w, to, &mut || now) else {
+            return Ok(());
+        };
+        prop_assert!(next.stamp() >= w.stamp());
+        if next.phase() != w.phase() && w.stamp() < STAMP_MAX {
+            prop_assert!(!next.issued(w.ticket()), "{:?} -> {:?}", w, next);
+        }
+        if to == Manual::Reset {
+            prop_assert_eq!((next.phase(), next.failures(), next.level()), (Phase::Closed, 0, 0));
         }
     }
 
@@ -217,17 +259,19 @@ proptest! {
     }
 
     /// What readers see is consistent with the word: open exactly while time remains, never
-    /// more than the recovery timeout, and the count as stored.
+    /// more than the longest open period, and the count as stored.
     #[test]
     fn observation_is_consistent(w in raw_word(), policy in policy(), now in reading()) {
         let view = observe(w, &policy, &mut || now);
         prop_assert_eq!(view.failures, w.failures());
-        prop_assert!(view.remaining_ms <= policy.recovery_ms);
+        prop_assert!(view.remaining_ms <= policy.backoff_max_ms.max(policy.recovery_ms));
         prop_assert_eq!(view.state == State::Open, view.remaining_ms > 0);
         match w.phase() {
             Phase::Closed => prop_assert_eq!(view.state, State::Closed),
             Phase::Open => prop_assert_ne!(view.state, State::Closed),
             Phase::HalfOpen | Phase::Probing => prop_assert_eq!(view.state, State::HalfOpen),
+            Phase::ForcedOpen => prop_assert_eq!(view.state, State::ForcedOpen),
+            Phase::Disabled => prop_assert_eq!(view.state, State::Disabled),
         }
     }
 
@@ -314,5 +358,9 @@ fn at_the_end_of_the_stamp_range_tickets_repeat_but_the_breaker_cycles() {
         panic!("the probe closes");
     };
     assert_eq!(reclosed.phase(), Phase::Closed);
-    assert_eq!(reclosed.ticket(), closed_at_end.ticket(), "documented limit");
+    assert_eq!(
+        reclosed.ticket(),
+        closed_at_end.ticket(),
+        "documented limit"
+    );
 }

@@ -1,19 +1,21 @@
 //! Loom models of the compare-exchange transitions.
 //!
 //! Built and run only with `RUSTFLAGS="--cfg async_breaker_loom"` (see `.ci/loom.sh`): under that
-//! cfg [`crate::sync`] hands out loom's atomics, so the breaker's word and the [`ManualClock`]
+//! cfg `async_breaker`'s `sync` shim hands out loom's atomics, so the breaker's word and the [`ManualClock`]
 //! are model-checked, and loom explores every interleaving of the threads below (up to
 //! `LOOM_MAX_PREEMPTIONS` preemptions per execution).
 //!
 //! Every model drives the breaker through its public API only (`try_acquire`, permits,
 //! `state`, `failure_count`) with a manual clock; the default clock would make executions
-//! nondeterministic. Each asserts a property that a wrong transition in [`crate::word`] breaks:
+//! nondeterministic. Each asserts a property that a wrong transition in `src/word.rs` breaks:
 //! the single probe, the single open transition, the stale-cycle check, the freed probe slot,
 //! the reclaimed lost probe.
 //!
 //! The breaker is shared through `std::sync::Arc` (which loom does not track) because
-//! [`OwnedPermit`](crate::OwnedPermit) is built on it; the objects loom does track (the word and
+//! `OwnedPermit` is built on it; the objects loom does track (the word and
 //! the clock's atomic) are created inside each execution, as loom requires.
+
+#![cfg(async_breaker_loom)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +23,7 @@ use std::time::Duration;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
-use crate::{CircuitBreaker, ManualClock, OwnedPermit, State};
+use async_breaker::{CircuitBreaker, ManualClock, OwnedPermit, State};
 
 /// The recovery timeout of every model: 1 s.
 const RECOVERY: Duration = Duration::from_secs(1);
