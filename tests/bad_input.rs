@@ -550,7 +550,6 @@ fn the_open_period_is_cut_short_at_the_end_of_the_time_range() {
     );
 }
 
-
 /// At the top of the 139-year stamp range (or with a clock that reports more) stamps can no
 /// longer grow, so cycles can no longer be told apart: this is the documented limit of stale
 /// detection. What must still hold there: nothing panics, the breaker keeps cycling, and the
@@ -592,7 +591,11 @@ fn at_the_clock_ceiling_a_replaced_probe_is_indistinguishable() {
     let replacement = b.try_acquire().unwrap();
     assert!(replacement.is_probe());
     lost.success();
-    assert_eq!(b.state(), State::Closed, "documented limit: the first probe outcome decides");
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "documented limit: the first probe outcome decides"
+    );
     replacement.failure();
     assert_eq!(
         (b.state(), b.failure_count()),
