@@ -246,8 +246,8 @@ mod trace;
 mod window;
 mod word;
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc tests (they use every feature).
+#[cfg(all(doctest, feature = "macros", feature = "tower"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
