@@ -26,14 +26,16 @@ struct Fields {
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         if field.name() == "breaker" {
-            self.breaker = value.to_owned();
+            value.clone_into(&mut self.breaker);
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         match field.name() {
             "message" => self.message = format!("{value:?}"),
-            "breaker" => self.breaker = format!("{value:?}").trim_matches('"').to_owned(),
+            "breaker" => format!("{value:?}")
+                .trim_matches('"')
+                .clone_into(&mut self.breaker),
             _ => {}
         }
     }
