@@ -69,10 +69,12 @@
 //! +--------+--------+---------------------+---------------------------------------------+
 //! | level  | phase  |      failures       |            stamp (milliseconds)             |
 //! +--------+--------+---------------------+---------------------------------------------+
-//!   reserved  closed   consecutive failures   open: when it opened
-//!   (backoff) open     (up to 65 535)         probing: when the probe was admitted
-//!             half-open                       closed: identity of this closed cycle
+//!  backoff    closed   consecutive failures   open: when it opened
+//!  level      open     (up to 65 535)         probing: when the probe was admitted
+//!  (0..=7)    half-open                       closed: identity of this closed cycle
 //!             probing                         (42 bits of milliseconds: 139 years)
+//!             forced-open
+//!             disabled
 //! ```
 //!
 //! Every change is a compare-exchange from one whole word to the next, so every transition is
@@ -178,6 +180,16 @@
 //!
 //! [`ManualClock`] moves only when told to, so tests of code that uses a breaker need no
 //! sleeps. Clones share one time.
+//!
+//! # Beyond consecutive failures
+//!
+//! All off by default, and free until used: manual control ([`CircuitBreaker::force_open`],
+//! [`CircuitBreaker::disable`], [`CircuitBreaker::reset`]), a third outcome
+//! ([`Outcome::Ignore`]), [`Backoff`] of the open period (its level lives in the word), slow
+//! calls as failures ([`Builder::slow_call_threshold`]), a [`FailureRate`] over a count- or
+//! time-based window (a lock-free side structure; the trip itself is still one
+//! compare-exchange on the word), the probe deadline, and several half-open probes
+//! ([`HalfOpen`], counted in a side word whose round is the word's stamp).
 //!
 //! # Watching breakers
 //!
