@@ -136,6 +136,7 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
+    #[inline]
     fn count(&self, counter: Counter) {
         if let Some(hooks) = &self.core.hooks {
             hooks.count(counter);
@@ -164,6 +165,7 @@ impl<C> CircuitBreaker<C> {
         let _ = now;
     }
 
+    #[inline]
     fn load(&self) -> Word {
         Word::from_raw(self.core.word.load(Ordering::Acquire))
     }
@@ -175,11 +177,29 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
+    /// Whether this breaker has nothing beyond the word to consult on a call: no listener,
+    /// metrics, rate window or probe rounds, and no slow-call detection. Then the closed-state
+    /// fast paths below are the whole story.
+    #[inline]
+    fn plain(&self) -> bool {
+        self.core.hooks.is_none() && self.core.policy.slow_call_ms == 0
+    }
+
     /// Asks for admission. Closed: one atomic load, no clock read, no write. Open or
     /// half-open: one clock read, and a compare-exchange only to claim the probe slot.
+    #[inline]
     pub(crate) fn admit(&self) -> Result<Ticket, OpenError> {
+        let current = self.load();
+        if current.is_closed() && self.plain() {
+            return Ok(current.ticket());
+        }
+        self.admit_slow(current)
+    }
+
+    /// Everything [`admit`](Self::admit) does beyond the plain closed case.
+    #[inline(never)]
+    fn admit_slow(&self, mut current: Word) -> Result<Ticket, OpenError> {
         let mut now = self.lazy_now();
-        let mut current = self.load();
         loop {
             match word::acquire(current, &self.core.policy, &mut || now.get()) {
                 Admission::Admit(ticket) => {
@@ -243,6 +263,7 @@ impl<C> CircuitBreaker<C> {
 
     /// When an admitted call starts, on the breaker's clock, if slow-call detection needs to
     /// know; 0 (and no clock read) otherwise.
+    #[inline]
     pub(crate) fn call_started(&self) -> u64 {
         if self.core.policy.slow_call_ms == 0 {
             0
@@ -254,7 +275,20 @@ impl<C> CircuitBreaker<C> {
     /// Records the outcome of the call admitted with `ticket` and started at `started` (see
     /// [`call_started`](Self::call_started)). Returns `false` if the outcome was discarded
     /// because the breaker has moved to another cycle since.
+    #[inline]
     pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
+        if outcome == Outcome::Success && self.plain() {
+            // The common case: a closed-state success with no failures to reset is one load.
+            if self.load().quiet_for(ticket) {
+                return true;
+            }
+        }
+        self.settle_slow(ticket, outcome, started)
+    }
+
+    /// Everything [`settle`](Self::settle) does beyond the plain closed success.
+    #[inline(never)]
+    fn settle_slow(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
         let mut now = self.lazy_now();
         let slow_ms = self.core.policy.slow_call_ms;
         let outcome = if outcome == Outcome::Success
@@ -441,6 +475,7 @@ impl<C> CircuitBreaker<C> {
     /// permit.success();
     /// # Ok::<(), async_breaker::OpenError>(())
     /// ```
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_, C>, OpenError> {
         self.admit()
             .map(|ticket| Permit::new(Slot::new(self, ticket)))
@@ -479,6 +514,7 @@ impl<C> CircuitBreaker<C> {
     /// assert_eq!(n, 7);
     /// # Ok::<(), async_breaker::Error<std::num::ParseIntError>>(())
     /// ```
+    #[inline]
     pub fn call<T, E, F>(&self, f: F) -> Result<T, Error<E>>
     where
         F: FnOnce() -> Result<T, E>,

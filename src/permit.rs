@@ -63,6 +63,7 @@ pub(crate) struct Slot<B: BreakerHandle> {
 }
 
 impl<B: BreakerHandle> Slot<B> {
+    #[inline]
     pub(crate) fn new(handle: B, ticket: Ticket) -> Slot<B> {
         let started = handle.breaker().call_started();
         Slot {
@@ -81,6 +82,7 @@ impl<B: BreakerHandle> Slot<B> {
     }
 
     /// Records `outcome` once; later calls and the drop do nothing.
+    #[inline]
     pub(crate) fn settle(&mut self, outcome: Outcome) -> bool {
         match self.ticket.take() {
             Some(ticket) => self.handle.breaker().settle(ticket, outcome, self.started),
@@ -89,6 +91,7 @@ impl<B: BreakerHandle> Slot<B> {
     }
 
     /// Records a finished call's result through the breaker's classifier.
+    #[inline]
     pub(crate) fn finish<T, E>(&mut self, result: &Result<T, E>) -> bool
     where
         B::Classifier: Classify<E>,
@@ -101,12 +104,14 @@ impl<B: BreakerHandle> Slot<B> {
     }
 
     /// Runs `work`; if it panics, records a failure before the panic continues.
+    #[inline]
     pub(crate) fn run<R>(&mut self, work: impl FnOnce() -> R) -> R {
         struct FailOnUnwind<'s, B: BreakerHandle> {
             slot: &'s mut Slot<B>,
             armed: bool,
         }
         impl<B: BreakerHandle> Drop for FailOnUnwind<'_, B> {
+            #[inline]
             fn drop(&mut self) {
                 if self.armed {
                     self.slot.settle(Outcome::Failure);
@@ -124,6 +129,7 @@ impl<B: BreakerHandle> Slot<B> {
 }
 
 impl<B: BreakerHandle> Drop for Slot<B> {
+    #[inline]
     fn drop(&mut self) {
         self.settle(Outcome::Ignore);
     }
@@ -143,12 +149,14 @@ macro_rules! permit_methods {
     () => {
         /// Records a success: resets the failure count, or closes the breaker if this was the
         /// half-open probe.
+        #[inline]
         pub fn success(mut self) {
             self.slot.settle(Outcome::Success);
         }
 
         /// Records a failure: counts towards the threshold (the failure that reaches it opens
         /// the breaker), or re-opens the breaker with a fresh timer if this was the probe.
+        #[inline]
         pub fn failure(mut self) {
             self.slot.settle(Outcome::Failure);
         }
@@ -160,6 +168,7 @@ macro_rules! permit_methods {
 
         /// Records a call's result: `Ok` is a success, an `Err` is what the breaker's
         /// classifier says it is.
+        #[inline]
         pub fn record<T, E>(mut self, result: &Result<T, E>)
         where
             C: Classify<E>,

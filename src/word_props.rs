@@ -243,6 +243,17 @@ proptest! {
         }
     }
 
+    /// The success fast path's single mask test agrees with the rule it shortcuts.
+    #[test]
+    fn the_quiet_fast_path_agrees_with_succeed(w in raw_word(), other in raw_word(), own in any::<bool>()) {
+        // Reserved phase values (6, 7) are never written; `phase()` reads them as closed only as
+        // a defensive fallback, so the fast path need not agree on them.
+        prop_assume!((w.raw() >> 58) & 0b111 <= 5 && (other.raw() >> 58) & 0b111 <= 5);
+        let ticket = if own { w.ticket() } else { other.ticket() };
+        prop_assert_eq!(w.quiet_for(ticket), succeed(w, ticket) == Step::Keep && w.phase() == Phase::Closed);
+        prop_assert_eq!(w.is_closed(), w.phase() == Phase::Closed);
+    }
+
     /// An outcome whose ticket does not match the word changes nothing and reads no clock.
     #[test]
     fn stale_tickets_change_nothing(
