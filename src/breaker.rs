@@ -177,6 +177,26 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
+    /// The compare-exchange loop every change of the word goes through: applies `rule` to the
+    /// current word and installs what it returns, retrying on contention with the word another
+    /// caller installed. Returns the words before and after, or `None` once `rule` declines (the
+    /// change no longer applies to the word as it now is).
+    fn update(&self, mut rule: impl FnMut(Word) -> Option<Word>) -> Option<(Word, Word)> {
+        let mut current = self.load();
+        loop {
+            let next = rule(current)?;
+            match self.core.word.compare_exchange_weak(
+                current.raw(),
+                next.raw(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some((current, next)),
+                Err(actual) => current = Word::from_raw(actual),
+            }
+        }
+    }
+
     /// Whether this breaker has nothing beyond the word to consult on a call: no listener,
     /// metrics, rate window or probe rounds, and no slow-call detection. Then the closed-state
     /// fast paths below are the whole story.
@@ -304,40 +324,25 @@ impl<C> CircuitBreaker<C> {
                 return self.settle_round(rounds, ticket, outcome, &mut now);
             }
         }
-        let mut current = self.load();
-        loop {
-            let step = match outcome {
+        let mut last = Step::Stale;
+        let written = self.update(|current| {
+            last = match outcome {
                 Outcome::Success => word::succeed(current, ticket),
                 Outcome::Failure => {
                     word::fail(current, ticket, &self.core.policy, &mut || now.get())
                 }
                 Outcome::Ignore => word::release(current, ticket),
             };
-            let next = match step {
-                Step::Keep => {
-                    self.count(outcome_counter(outcome));
-                    return self.windowed(ticket, outcome, &mut now);
-                }
-                Step::Stale => {
-                    self.count(Counter::Discarded);
-                    return false;
-                }
-                Step::Write(next) => next,
-            };
-            match self.core.word.compare_exchange_weak(
-                current.raw(),
-                next.raw(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    self.count(outcome_counter(outcome));
-                    self.changed(current, next, &mut now);
-                    return self.windowed(ticket, outcome, &mut now);
-                }
-                Err(actual) => current = Word::from_raw(actual),
-            }
+            last.written()
+        });
+        if let Some((from, to)) = written {
+            self.changed(from, to, &mut now);
+        } else if last == Step::Stale {
+            self.count(Counter::Discarded);
+            return false;
         }
+        self.count(outcome_counter(outcome));
+        self.windowed(ticket, outcome, &mut now)
     }
 
     fn rounds(&self) -> Option<&Rounds> {
@@ -373,25 +378,13 @@ impl<C> CircuitBreaker<C> {
             }
             Success::Close => {}
         }
-        let mut current = self.load();
-        loop {
-            let Step::Write(next) = word::succeed(current, ticket) else {
-                self.count(Counter::Discarded);
-                return false;
-            };
-            match self.core.word.compare_exchange_weak(
-                current.raw(),
-                next.raw(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    self.count(Counter::Succeeded);
-                    self.changed(current, next, now);
-                    return true;
-                }
-                Err(actual) => current = Word::from_raw(actual),
-            }
+        if let Some((from, to)) = self.update(|current| word::succeed(current, ticket).written()) {
+            self.count(Counter::Succeeded);
+            self.changed(from, to, now);
+            true
+        } else {
+            self.count(Counter::Discarded);
+            false
         }
     }
 
@@ -409,20 +402,10 @@ impl<C> CircuitBreaker<C> {
         }) {
             return true;
         }
-        let mut current = self.load();
-        while let Step::Write(next) = word::trip(current, ticket, &mut || now.get()) {
-            match self.core.word.compare_exchange_weak(
-                current.raw(),
-                next.raw(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    self.changed(current, next, now);
-                    break;
-                }
-                Err(actual) => current = Word::from_raw(actual),
-            }
+        let opened =
+            self.update(|current| word::trip(current, ticket, &mut || now.get()).written());
+        if let Some((from, to)) = opened {
+            self.changed(from, to, now);
         }
         true
     }
@@ -555,20 +538,10 @@ impl<C> CircuitBreaker<C> {
 
     fn set(&self, to: Manual) {
         let mut now = self.lazy_now();
-        let mut current = self.load();
-        while let Some(next) = word::manual(current, to, &mut || now.get()) {
-            match self.core.word.compare_exchange_weak(
-                current.raw(),
-                next.raw(),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    self.changed(current, next, &mut now);
-                    return;
-                }
-                Err(actual) => current = Word::from_raw(actual),
-            }
+        if let Some((from, next)) =
+            self.update(|current| word::manual(current, to, &mut || now.get()))
+        {
+            self.changed(from, next, &mut now);
         }
     }
 

@@ -324,6 +324,16 @@ pub(crate) enum Step {
     Write(Word),
 }
 
+impl Step {
+    /// The word to install, if any.
+    pub(crate) fn written(self) -> Option<Word> {
+        match self {
+            Step::Write(next) => Some(next),
+            Step::Keep | Step::Stale => None,
+        }
+    }
+}
+
 /// Clamps a clock reading into `[floor, STAMP_MAX]`.
 fn clamp(now_ms: u64, floor: u64) -> u64 {
     now_ms.min(STAMP_MAX).max(floor)
