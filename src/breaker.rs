@@ -16,6 +16,7 @@ use crate::observe::{Counter, Hooks, MetricsSnapshot, Transition};
 use crate::permit::{OwnedPermit, Permit, Slot};
 use crate::probes::{Join, Rounds, Success};
 use crate::sync::{AtomicU64, Ordering};
+use crate::window::Window;
 use crate::word::{self, Admission, Manual, Phase, Policy, Refusal, Step, Ticket, Word};
 use crate::State;
 
@@ -324,6 +325,12 @@ impl<C> CircuitBreaker<C> {
                 return self.settle_round(rounds, ticket, outcome, &mut now);
             }
         }
+        if self.window().is_some_and(Window::is_timed) {
+            // A time window files the outcome under a reading taken before the ticket is
+            // checked below, so an outcome of an earlier cycle can never land after the
+            // bucket where the current cycle began (see `window`).
+            now.get();
+        }
         let mut last = Step::Stale;
         let written = self.update(|current| {
             last = match outcome {
@@ -343,6 +350,10 @@ impl<C> CircuitBreaker<C> {
         }
         self.count(outcome_counter(outcome));
         self.windowed(ticket, outcome, &mut now)
+    }
+
+    fn window(&self) -> Option<&Window> {
+        self.core.hooks.as_ref()?.window.as_ref()
     }
 
     fn rounds(&self) -> Option<&Rounds> {
@@ -391,15 +402,19 @@ impl<C> CircuitBreaker<C> {
     /// Adds a counted closed-state outcome to the failure-rate window, if there is one, and
     /// opens the breaker if the window says so (exactly one caller's compare-exchange does).
     fn windowed(&self, ticket: Ticket, outcome: Outcome, now: &mut LazyNow<'_>) -> bool {
-        let Some(window) = self.core.hooks.as_ref().and_then(|h| h.window.as_ref()) else {
+        let Some(window) = self.window() else {
             return true;
         };
         if !ticket.is_closed() || outcome == Outcome::Ignore {
             return true;
         }
-        if !window.record(ticket.stamp(), outcome == Outcome::Failure, &mut || {
-            now.get()
-        }) {
+        let current = || self.load().issued(ticket);
+        if !window.record(
+            ticket.stamp(),
+            outcome == Outcome::Failure,
+            now.get(),
+            current,
+        ) {
             return true;
         }
         let opened =
@@ -577,9 +592,9 @@ impl<C> CircuitBreaker<C> {
         self.set(Manual::Disable);
     }
 
-    /// Closes the breaker by hand, with no failures and the base open period, from any state.
-    /// Outcomes of calls admitted before are discarded (unless it was already closed, when only
-    /// the count is cleared).
+    /// Closes the breaker by hand, with no failures, the base open period and an empty
+    /// failure-rate window, from any state. It always starts a new cycle, so outcomes of calls
+    /// admitted before are discarded.
     ///
     /// ```
     /// use async_breaker::{CircuitBreaker, State};

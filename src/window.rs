@@ -6,10 +6,20 @@
 //! still has to win the compare-exchange that opens the breaker in the state word, so a trip
 //! happens exactly once however many callers see the rate at the same moment.
 //!
-//! Each window word carries a tag: the low bits of the stamp of the closed cycle it counts for.
-//! An outcome is added only under its own cycle's tag; a window holding an older cycle's tag is
-//! reset by the first outcome of the new cycle, and an outcome from an older cycle (a race with a
-//! transition) never resets a newer window.
+//! Outcomes of an earlier closed cycle must never count in a later one, even when they race the
+//! transition:
+//!
+//! - The count-based window word carries a tag, the low 26 bits of the stamp of the closed cycle
+//!   it counts for. An outcome with the window's tag is added. An outcome that finds another tag
+//!   asks the state word whether its own cycle is still current: if so, the window belongs to an
+//!   older cycle and is started afresh; if not, the outcome is the stale one and is dropped. (Two
+//!   cycles whose stamps agree in the low 26 bits, 2^26 ms or about 18.6 hours apart with
+//!   no outcome in between, cannot be told apart: a documented limit.)
+//! - The time-based window needs no tag. An outcome is filed under the clock reading taken
+//!   *before* its ticket was checked against the state word, so an outcome of an earlier cycle
+//!   always lands in a bucket no later than the one holding the new cycle's stamp, and a cycle
+//!   only counts the buckets after that one (the very first cycle, stamped 0, counts them all).
+//!   A new cycle therefore starts counting at the next bucket boundary.
 //!
 //! ```text
 //! count-based:  63             38 37   32 31                               0
@@ -17,10 +27,10 @@
 //!              | cycle tag (26)  | calls | one bit per call, 1 = failure    |
 //!              +-----------------+-------+----------------------------------+
 //!
-//! time-based bucket: 63        48 47        32 31        16 15         0
-//!                   +------------+------------+------------+------------+
-//!                   | cycle tag  | bucket no. |   calls    |  failures  |
-//!                   +------------+------------+------------+------------+
+//! time-based bucket: 63                 32 31        16 15         0
+//!                   +---------------------+------------+------------+
+//!                   |   bucket number     |   calls    |  failures  |
+//!                   +---------------------+------------+------------+
 //! ```
 
 use alloc::boxed::Box;
@@ -41,7 +51,9 @@ pub const MAX_WINDOW_BUCKETS: u32 = 64;
 /// - [`FailureRate::last`]: the calls that finished in the last `window`, counted in `buckets`
 ///   slices; a slice drops out of the window as a whole.
 ///
-/// The window starts empty in each closed cycle. When a failure rate is set, the failure
+/// The window starts empty in each closed cycle (a time-based one counts from the first bucket
+/// boundary after the cycle began, so no outcome of the cycle before can leak in). When a
+/// failure rate is set, the failure
 /// threshold is not used to open the breaker (the consecutive count is still reported by
 /// [`failure_count`](crate::CircuitBreaker::failure_count)). Every outcome in the closed state
 /// then costs one compare-exchange on the window (and, for a time-based window, a clock read).
@@ -94,16 +106,8 @@ impl FailureRate {
 
 /// The number of tag bits in a count-based window word.
 const CALLS_TAG_BITS: u32 = 26;
-/// The number of tag bits in a bucket word.
-const BUCKET_TAG_BITS: u32 = 16;
-
-/// Whether `tag` is older than `current` in serial-number arithmetic over `bits` bits (tags come
-/// from ever-increasing stamps, so the one "behind" by less than half the range is the older).
-fn older(tag: u64, current: u64, bits: u32) -> bool {
-    let half = 1 << (bits - 1);
-    let diff = current.wrapping_sub(tag) & ((1 << bits) - 1);
-    diff != 0 && diff < half
-}
+/// Bucket numbers wrap at 2^32 buckets.
+const NUMBER_MASK: u64 = 0xffff_ffff;
 
 /// A validated failure-rate window, ready to count.
 pub(crate) enum Window {
@@ -153,9 +157,8 @@ impl Window {
                 if bucket_ms == 0 || bucket_ms * u64::from(buckets) != window_ms {
                     return None;
                 }
-                let buckets = (0..buckets)
-                    .map(|_| AtomicU64::new(u64::MAX))
-                    .collect::<Vec<_>>();
+                // Bucket 0 with nothing in it: the same as an empty bucket.
+                let buckets = (0..buckets).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
                 Some(Window::Time {
                     buckets: buckets.into_boxed_slice(),
                     bucket_ms,
@@ -166,16 +169,30 @@ impl Window {
         }
     }
 
-    /// Adds one outcome of the closed cycle whose stamp is `cycle`, finished at `now` (read only
-    /// by a time-based window), and says whether the rate now calls for opening.
-    pub(crate) fn record(&self, cycle: u64, failed: bool, now: &mut impl FnMut() -> u64) -> bool {
+    /// Adds one outcome of the closed cycle whose stamp is `cycle` and says whether the rate now
+    /// calls for opening. `at` is the clock reading taken before the outcome's ticket was
+    /// checked against the state word (used only by a time-based window); `current` asks the
+    /// state word whether `cycle` is still the current closed cycle.
+    pub(crate) fn record(
+        &self,
+        cycle: u64,
+        failed: bool,
+        at: u64,
+        current: impl Fn() -> bool,
+    ) -> bool {
         let tally = match self {
-            Window::Calls { word, size, .. } => record_call(word, *size, cycle, failed),
+            Window::Calls { word, size, .. } => record_call(word, *size, cycle, failed, current),
             Window::Time {
                 buckets, bucket_ms, ..
-            } => record_timed(buckets, *bucket_ms, cycle, failed, now()),
+            } => record_timed(buckets, *bucket_ms, cycle, failed, at),
         };
         self.trips(tally)
+    }
+
+    /// Whether outcomes of this window are filed by time (so the caller must read the clock
+    /// before checking the ticket).
+    pub(crate) fn is_timed(&self) -> bool {
+        matches!(self, Window::Time { .. })
     }
 
     fn trips(&self, tally: Tally) -> bool {
@@ -228,112 +245,88 @@ fn calls_tally(w: u64, size: u32) -> Tally {
     }
 }
 
-fn record_call(word: &AtomicU64, size: u32, cycle: u64, failed: bool) -> Tally {
+fn record_call(
+    word: &AtomicU64,
+    size: u32,
+    cycle: u64,
+    failed: bool,
+    current: impl Fn() -> bool,
+) -> Tally {
     let tag = cycle & ((1 << CALLS_TAG_BITS) - 1);
-    let mut current = word.load(Ordering::Acquire);
+    let mut observed = word.load(Ordering::Acquire);
+    let mut checked = false;
     loop {
-        let held = current >> 38;
-        let (calls, ring) = if held == tag {
-            ((current >> 32) & 0x3f, current & 0xffff_ffff)
-        } else if current == 0 || older(held, tag, CALLS_TAG_BITS) {
-            (0, 0)
+        let (calls, ring) = if observed >> 38 == tag {
+            ((observed >> 32) & 0x3f, observed & 0xffff_ffff)
         } else {
-            // A newer cycle already owns the window: this outcome is stale.
-            return Tally {
-                calls: 0,
-                failures: 0,
-            };
+            // Another cycle's window: start afresh if this outcome's cycle is the current one
+            // (then the window's is older); otherwise this outcome is the stale one.
+            if !checked && !current() {
+                return Tally {
+                    calls: 0,
+                    failures: 0,
+                };
+            }
+            checked = true;
+            (0, 0)
         };
         let ring = ((ring << 1) | u64::from(failed)) & 0xffff_ffff;
         let calls = (calls + 1).min(u64::from(size));
         let next = (tag << 38) | (calls << 32) | ring;
-        match word.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
+        match word.compare_exchange_weak(observed, next, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => return calls_tally(next, size),
-            Err(actual) => current = actual,
+            Err(actual) => observed = actual,
         }
     }
 }
 
-struct Bucket {
-    tag: u64,
-    index: u64,
-    calls: u64,
-    failures: u64,
+fn bucket(raw: u64) -> (u64, u64, u64) {
+    (raw >> 32, (raw >> 16) & 0xffff, raw & 0xffff)
 }
 
-impl Bucket {
-    const EMPTY: u64 = u64::MAX;
-
-    fn decode(raw: u64) -> Option<Bucket> {
-        (raw != Bucket::EMPTY).then_some(Bucket {
-            tag: raw >> 48,
-            index: (raw >> 32) & 0xffff,
-            calls: (raw >> 16) & 0xffff,
-            failures: raw & 0xffff,
-        })
-    }
-
-    fn encode(&self) -> u64 {
-        (self.tag << 48)
-            | (self.index << 32)
-            | (self.calls.min(0xffff) << 16)
-            | self.failures.min(0xffff)
-    }
-}
-
-fn record_timed(
-    buckets: &[AtomicU64],
-    bucket_ms: u64,
-    cycle: u64,
-    failed: bool,
-    now: u64,
-) -> Tally {
-    let tag = cycle & ((1 << BUCKET_TAG_BITS) - 1);
-    let number = now / bucket_ms;
-    let index = number & 0xffff;
+fn record_timed(buckets: &[AtomicU64], bucket_ms: u64, cycle: u64, failed: bool, at: u64) -> Tally {
+    let number = (at / bucket_ms) & NUMBER_MASK;
     let slot = &buckets[usize::try_from(number % buckets.len() as u64).unwrap_or(0)];
-    let mut current = slot.load(Ordering::Acquire);
+    let mut observed = slot.load(Ordering::Acquire);
     loop {
-        let (calls, failures) = match Bucket::decode(current) {
-            Some(b) if b.tag == tag && b.index == index => (b.calls, b.failures),
-            Some(b) if b.tag != tag && !older(b.tag, tag, BUCKET_TAG_BITS) => {
-                // A newer cycle owns this bucket: this outcome is stale.
-                return timed_tally(buckets, bucket_ms, cycle, now);
-            }
-            // Empty, from an older cycle, or an earlier lap of the ring: start it afresh.
-            _ => (0, 0),
+        let (held, calls, failures) = bucket(observed);
+        // The same bucket: add to it. Another (earlier) lap of the ring: start it afresh.
+        let (calls, failures) = if held == number {
+            (calls, failures)
+        } else {
+            (0, 0)
         };
-        let next = Bucket {
-            tag,
-            index,
-            calls: calls + 1,
-            failures: failures + u64::from(failed),
-        }
-        .encode();
-        match slot.compare_exchange_weak(current, next, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => return timed_tally(buckets, bucket_ms, cycle, now),
-            Err(actual) => current = actual,
+        let next = (number << 32)
+            | ((calls + 1).min(0xffff) << 16)
+            | (failures + u64::from(failed)).min(0xffff);
+        match slot.compare_exchange_weak(observed, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return timed_tally(buckets, bucket_ms, cycle, at),
+            Err(actual) => observed = actual,
         }
     }
 }
 
-/// Sums the buckets of cycle `cycle` that are still inside the window at `now`.
+/// Sums the buckets inside the window at `now` that belong to the cycle stamped `cycle`: those
+/// after the bucket holding the stamp (all of them for the first cycle, stamped 0).
 fn timed_tally(buckets: &[AtomicU64], bucket_ms: u64, cycle: u64, now: u64) -> Tally {
-    let tag = cycle & ((1 << BUCKET_TAG_BITS) - 1);
-    let number = now / bucket_ms;
+    let number = (now / bucket_ms) & NUMBER_MASK;
     let lap = buckets.len() as u64;
+    // How many buckets ago the cycle began (its own bucket is not counted).
+    let began = if cycle == 0 {
+        u64::MAX
+    } else {
+        number.wrapping_sub((cycle / bucket_ms) & NUMBER_MASK) & NUMBER_MASK
+    };
     let mut tally = Tally {
         calls: 0,
         failures: 0,
     };
     for slot in buckets {
-        if let Some(b) = Bucket::decode(slot.load(Ordering::Acquire)) {
-            // How many buckets ago this one was filled (16-bit wrapping), inside the window?
-            let age = number.wrapping_sub(b.index) & 0xffff;
-            if b.tag == tag && age < lap {
-                tally.calls += u32::try_from(b.calls).unwrap_or(u32::MAX);
-                tally.failures += u32::try_from(b.failures).unwrap_or(u32::MAX);
-            }
+        let (held, calls, failures) = bucket(slot.load(Ordering::Acquire));
+        let age = number.wrapping_sub(held) & NUMBER_MASK;
+        if age < lap && age < began {
+            tally.calls += u32::try_from(calls).unwrap_or(u32::MAX);
+            tally.failures += u32::try_from(failures).unwrap_or(u32::MAX);
         }
     }
     tally
@@ -346,6 +339,9 @@ mod tests {
     fn calls(size: u32, min: u32, percent: u8) -> Window {
         Window::new(&FailureRate::last_calls(size, min, percent)).unwrap()
     }
+
+    const CURRENT: fn() -> bool = || true;
+    const STALE: fn() -> bool = || false;
 
     #[test]
     fn settings_out_of_range_are_refused() {
@@ -368,13 +364,12 @@ mod tests {
     #[test]
     fn the_last_n_calls_decide() {
         let w = calls(4, 4, 50);
-        let mut never = || unreachable!("a count-based window reads no clock");
-        assert!(!w.record(7, true, &mut never));
-        assert!(!w.record(7, true, &mut never), "fewer than min_calls");
-        assert!(!w.record(7, false, &mut never));
-        assert!(w.record(7, false, &mut never), "2 of 4 failed");
+        assert!(!w.record(7, true, 0, CURRENT));
+        assert!(!w.record(7, true, 0, CURRENT), "fewer than min_calls");
+        assert!(!w.record(7, false, 0, CURRENT));
+        assert!(w.record(7, false, 0, CURRENT), "2 of 4 failed");
         assert!(
-            !w.record(7, false, &mut never),
+            !w.record(7, false, 0, CURRENT),
             "the oldest failure left the window"
         );
         assert_eq!(
@@ -387,11 +382,10 @@ mod tests {
     }
 
     #[test]
-    fn a_new_cycle_starts_empty_and_an_old_one_cannot_write() {
+    fn a_new_cycle_starts_empty_and_a_stale_outcome_cannot_write() {
         let w = calls(4, 1, 100);
-        let mut never = || unreachable!();
-        assert!(w.record(7, true, &mut never));
-        assert!(!w.record(9, false, &mut never), "cycle 9 starts afresh");
+        assert!(w.record(7, true, 0, CURRENT));
+        assert!(!w.record(9, false, 0, CURRENT), "cycle 9 starts afresh");
         assert_eq!(
             w.tally(9, 0),
             Tally {
@@ -399,7 +393,7 @@ mod tests {
                 failures: 0
             }
         );
-        assert!(!w.record(7, true, &mut never), "cycle 7 is over");
+        assert!(!w.record(7, true, 0, STALE), "cycle 7 is over");
         assert_eq!(
             w.tally(9, 0),
             Tally {
@@ -410,35 +404,47 @@ mod tests {
     }
 
     #[test]
+    fn a_cycle_that_starts_long_after_the_last_one_still_counts() {
+        // Stamps more than half the tag range apart (the count window's tag is 26 bits).
+        let w = calls(4, 2, 50);
+        let first = 1_000;
+        let much_later = first + (1 << 25) + 12_345;
+        assert!(!w.record(first, true, 0, CURRENT), "below min_calls");
+        assert!(w.record(first, true, 0, CURRENT), "2 of 2 failed");
+        assert!(!w.record(much_later, true, 0, CURRENT), "a fresh window");
+        assert!(w.record(much_later, false, 0, CURRENT), "1 of 2 failed");
+    }
+
+    #[test]
     fn time_buckets_expire_as_a_whole() {
         let w = Window::new(&FailureRate::last(Duration::from_secs(4), 4, 2, 50)).unwrap();
-        assert!(!w.record(1, true, &mut || 100));
-        assert!(w.record(1, false, &mut || 1_100), "1 of 2 failed");
+        assert!(!w.record(0, true, 100, CURRENT));
+        assert!(w.record(0, false, 1_100, CURRENT), "1 of 2 failed");
         assert_eq!(
-            w.tally(1, 3_999),
+            w.tally(0, 3_999),
             Tally {
                 calls: 2,
                 failures: 1
             }
         );
         assert_eq!(
-            w.tally(1, 4_000),
+            w.tally(0, 4_000),
             Tally {
                 calls: 1,
                 failures: 0
             },
             "the first second left"
         );
-        assert!(!w.record(1, false, &mut || 4_200));
+        assert!(!w.record(0, false, 4_200, CURRENT));
         assert_eq!(
-            w.tally(1, 4_200),
+            w.tally(0, 4_200),
             Tally {
                 calls: 2,
                 failures: 0
             }
         );
         assert_eq!(
-            w.tally(1, 60_000),
+            w.tally(0, 60_000),
             Tally {
                 calls: 0,
                 failures: 0
@@ -447,10 +453,46 @@ mod tests {
     }
 
     #[test]
-    fn serial_tags_wrap() {
-        assert!(older(5, 6, 16));
-        assert!(older(0xffff, 2, 16), "across the wrap");
-        assert!(!older(6, 5, 16));
-        assert!(!older(6, 6, 16));
+    fn a_later_cycle_counts_from_the_next_bucket_boundary() {
+        let w = Window::new(&FailureRate::last(Duration::from_secs(10), 10, 1, 50)).unwrap();
+        // The old cycle's failures, one of them in the very bucket the new cycle begins in.
+        assert!(w.record(0, true, 5_100, CURRENT));
+        assert!(w.record(0, true, 6_200, CURRENT));
+        let new_cycle = 6_500;
+        assert_eq!(
+            w.tally(new_cycle, 6_900),
+            Tally {
+                calls: 0,
+                failures: 0
+            }
+        );
+        assert!(!w.record(new_cycle, false, 7_000, CURRENT));
+        assert_eq!(
+            w.tally(new_cycle, 7_000),
+            Tally {
+                calls: 1,
+                failures: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_time_window_works_for_cycles_of_any_length() {
+        let w = Window::new(&FailureRate::last(Duration::from_secs(4), 4, 2, 50)).unwrap();
+        let day = 86_400_000;
+        assert!(!w.record(day, true, day + 1_500, CURRENT));
+        assert!(w.record(day, true, day + 2_500, CURRENT));
+        let week = 7 * day;
+        assert!(
+            !w.record(week, true, week + 3_500, CURRENT),
+            "a week later: a fresh start"
+        );
+        assert_eq!(
+            w.tally(week, week + 3_500),
+            Tally {
+                calls: 1,
+                failures: 1
+            }
+        );
     }
 }

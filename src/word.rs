@@ -478,22 +478,18 @@ pub(crate) enum Manual {
     Reset,
 }
 
-/// The word after a manual transition, or `None` if the breaker is already there. Every change
-/// of phase starts a new cycle (stamp `max(now, stamp + 1)`), so no earlier ticket matches;
-/// resetting an already closed breaker only clears its count.
+/// The word after a manual transition, or `None` if forcing open or disabling a breaker that is
+/// already there. Every change starts a new cycle (stamp `max(now, stamp + 1)`), so no earlier
+/// ticket matches; a reset always does, even of a closed breaker, so it clears the failure-rate
+/// window along with the count.
 pub(crate) fn manual(w: Word, to: Manual, now: &mut impl FnMut() -> u64) -> Option<Word> {
     let target = match to {
         Manual::ForceOpen => Phase::ForcedOpen,
         Manual::Disable => Phase::Disabled,
         Manual::Reset => Phase::Closed,
     };
-    if w.phase() == target {
-        return match to {
-            Manual::Reset if w.failures() != 0 || w.level() != 0 => {
-                Some(w.with(Phase::Closed, 0, w.stamp()).with_level(0))
-            }
-            _ => None,
-        };
+    if w.phase() == target && to != Manual::Reset {
+        return None;
     }
     let stamp = clamp(now(), w.stamp().saturating_add(1));
     Some(match to {
@@ -898,11 +894,13 @@ mod tests {
     }
 
     #[test]
-    fn resetting_a_closed_breaker_only_clears_its_count() {
+    fn resetting_a_closed_breaker_starts_a_new_cycle() {
         let w = Word::new(Phase::Closed, 2, 10);
-        let reset = manual(w, Manual::Reset, &mut no_clock()).unwrap();
-        assert_eq!(reset, Word::new(Phase::Closed, 0, 10));
-        assert!(reset.issued(w.ticket()), "calls of this cycle still count");
-        assert_eq!(manual(reset, Manual::Reset, &mut no_clock()), None);
+        let reset = manual(w, Manual::Reset, &mut at(5)).unwrap();
+        assert_eq!(reset, Word::new(Phase::Closed, 0, 11));
+        assert!(
+            !reset.issued(w.ticket()),
+            "calls of the old cycle no longer count"
+        );
     }
 }

@@ -18,9 +18,11 @@
 //! transition log must be those of *some* sequential order of the racing operations (the models
 //! spell out which orders), and an operation that began after another ended must see its effect.
 //!
-//! Three models (3e, 3f, 4f) fail on the current `src/` and are `#[ignore]`d with the bug named,
-//! so that `.ci/loom.sh` still runs `models.rs`; run them with `-- --ignored`. One model (1a) has
-//! its preemption bound capped at 3 to keep the file's run short; it says why.
+//! Three models (3e, 3f, 4f) found two bugs, since fixed: window cycle tags compared by
+//! serial-number arithmetic (a cycle starting long after the last one looked older), and a
+//! reset of a closed breaker keeping its cycle (so a racing window trip opened with count 0;
+//! a reset now always starts a new cycle). One model (1a) has its preemption bound capped at 3
+//! to keep the file's run short; it says why.
 
 #![cfg(async_breaker_loom)]
 
@@ -41,8 +43,9 @@ const RECOVERY: Duration = Duration::from_secs(1);
 const PROBE_DEADLINE: Duration = Duration::from_secs(5);
 /// A count-based window: over the last 4 calls, open once 2 have finished and half failed.
 const LAST_4: FailureRate = FailureRate::last_calls(4, 2, 50);
-/// A time-based window of one 1 s bucket, with the same rate: every outcome of a model lands in
-/// the one bucket, so the bucket's cycle tag decides everything.
+/// A time-based window of one 1 s bucket, with the same rate: the old cycle's outcomes and the
+/// new cycle's land in the same ring slot, so only the bucket numbering and the cycle's start
+/// keep them apart.
 const LAST_SECOND: FailureRate = FailureRate::last(Duration::from_secs(1), 1, 2, 50);
 
 type Breaker = Arc<CircuitBreaker>;
@@ -500,6 +503,10 @@ fn recovered_with_an_old_permit(rate: FailureRate, closed_for: Duration) -> (Mod
     model.clock.advance(RECOVERY);
     model.probe().success();
     assert_eq!(model.breaker.state(), State::Closed);
+    // A time window counts a new cycle's outcomes from the next bucket boundary on (the bucket
+    // the cycle began in may hold the old cycle's outcomes); step past it. A count window does
+    // not look at the clock.
+    model.clock.advance(Duration::from_secs(1));
     (model, old)
 }
 
@@ -549,7 +556,7 @@ fn a_stale_failure_never_touches_the_next_cycles_time_window() {
     loom::model(|| stale_failure_races_the_new_cycle(LAST_SECOND, Duration::ZERO));
 }
 
-/// Model 3e (**fails; ignored until src/window.rs is fixed**): the race of 3c after a first
+/// Model 3e (found a bug, fixed): the race of 3c after a first
 /// closed cycle of 10 hours. How long the breaker stayed closed must not change what the next
 /// cycle's window does, but the window compares 26-bit cycle tags (the low bits of the cycle's
 /// stamp in ms) by serial-number arithmetic (`window::older`), which assumes consecutive cycles
@@ -562,20 +569,19 @@ fn a_stale_failure_never_touches_the_next_cycles_time_window() {
 /// reaching the window after the new cycle's first outcome would be taken for the newer one and
 /// reset the window, the pollution model 3g rules out for short cycles.)
 ///
-/// Run it with `cargo test --release --test beyond -- --ignored` under the loom cfg.
+/// The window now re-checks the state word on any tag mismatch instead of comparing tags.
 #[test]
-#[ignore = "BUG in src/window.rs (cycle tags compared by serial-number arithmetic): see the doc comment"]
 fn a_stale_failure_never_touches_the_next_cycles_count_window_after_hours() {
     loom::model(|| stale_failure_races_the_new_cycle(LAST_4, Duration::from_secs(10 * 3_600)));
 }
 
-/// Model 3f (**fails; ignored until src/window.rs is fixed**): the race of 3d after a first
+/// Model 3f (found a bug, fixed): the race of 3d after a first
 /// closed cycle of 40 s. A bucket's tag has 16 bits, so the limit of 3e is 2^15 ms (33 s) here,
 /// shorter than the default recovery timeout: the second cycle's tag (41 000) makes the first
 /// cycle's bucket (tag 0) look newer, `record_timed` discards every outcome landing in that
-/// bucket, and the `[F, S]` that must trip leaves the breaker `Closed`. Fails at once.
+/// bucket, and the `[F, S]` that must trip leaves the breaker `Closed`. Fails at once. (Time
+/// buckets no longer carry tags: a cycle counts the buckets after the one it began in.)
 #[test]
-#[ignore = "BUG in src/window.rs (cycle tags compared by serial-number arithmetic): see 3e"]
 fn a_stale_failure_never_touches_the_next_cycles_time_window_after_a_minute() {
     loom::model(|| stale_failure_races_the_new_cycle(LAST_SECOND, Duration::from_secs(40)));
 }
@@ -847,14 +853,12 @@ fn disable_races_admissions(model: &Model) {
     assert_eq!(model.breaker.failure_count(), 0);
 }
 
-/// Model 4f (**fails; ignored until src/breaker.rs is fixed**): `reset()` of a closed rate
-/// breaker races a failure whose window update trips it. The window (last 4, at least 2, half
-/// failing) holds one failure; count 1. The documented sequential behaviours: failure then reset
-/// ends `(Closed, 0)` (it opens with count 2, the reset closes); reset then failure ends
-/// `(Open, 1)` (a reset of a closed breaker clears only the count and keeps the cycle, so the
-/// window still holds the first failure and the second trips it). But a failure is three steps
-/// (count in the word, window update, `word::trip`), and `trip` installs whatever count the
-/// word holds. Failing interleaving (loom finds it at once):
+/// Model 4f: `reset()` of a closed rate breaker races a failure whose window update trips it.
+/// The window (last 4, at least 2, half failing) holds one failure; count 1. A reset starts a
+/// new cycle, so the sequential orders are: failure then reset, `(Closed, 0)` (it opens with
+/// count 2, the reset closes); reset then failure, `(Closed, 0)` (the failing permit belongs to
+/// the old cycle and is discarded). Found the bug this interleaving showed when a reset of a
+/// closed breaker kept its cycle (fixed):
 ///
 /// 1. failing thread: `fail` compare-exchange, `Closed(count 1) -> Closed(count 2)`;
 /// 2. reset thread: `manual(Reset)`, same phase so same stamp: `Closed(count 2) -> Closed(count 0)`;
@@ -863,7 +867,6 @@ fn disable_races_admissions(model: &Model) {
 ///
 /// Result `(Open, 0)` and a `Closed -> Open` event with 0 failures: no order gives it.
 #[test]
-#[ignore = "BUG in src/breaker.rs (`windowed` trips with whatever count the word holds): see the doc comment"]
 fn reset_racing_a_window_trip_linearizes() {
     loom::model(|| {
         let model = rate_breaker(LAST_4);
@@ -877,9 +880,10 @@ fn reset_racing_a_window_trip_linearizes() {
         join(fail);
         join(reset);
         let outcome = (model.breaker.state(), model.breaker.failure_count());
-        assert!(
-            outcome == (State::Closed, 0) || outcome == (State::Open, 1),
-            "{outcome:?} matches no order; transitions {:?}",
+        assert_eq!(
+            outcome,
+            (State::Closed, 0),
+            "matches no order; transitions {:?}",
             model.transitions(0)
         );
     });
