@@ -1,35 +1,57 @@
 //! A plain, single-threaded reference model of the circuit breaker, written from
 //! `SEED-SEMANTICS.md` and the crate's documented semantics, with no bit packing.
 //!
-//! Shared by the proptest differential test (`tests/model_equivalence.rs`) and the fuzz target
-//! (`fuzz/fuzz_targets/differential.rs`, which includes this file by path), so there is exactly
-//! one model. It depends on nothing but `std`: it does not use the crate's types, so a mistake in
-//! the crate cannot leak into the model.
+//! Shared by the proptest differential test (`tests/model_equivalence.rs`) and the fuzz targets
+//! (`fuzz/fuzz_targets/differential.rs` and `config.rs`, which include this file by path), so
+//! there is exactly one model. It depends on nothing but `std`: it does not use the crate's types,
+//! so a mistake in the crate cannot leak into the model.
 //!
 //! What the model says, rule by rule:
 //!
-//! - **Phases**: closed, open (since `opened_at`), half-open with the probe slot free, and
-//!   probing (a probe admitted at `started_at`). `state()` reports open as half-open once the
-//!   recovery timeout has elapsed; idle half-open and probing both read as half-open.
-//! - **Counting**: a failure in closed adds one (saturating at 65 535); the one that reaches the
-//!   threshold opens. A success (or an error the classifier does not match) resets the count to
-//!   0. A probe that succeeds closes with count 0; a probe that fails re-opens with count + 1 and
-//!   a fresh timer.
-//! - **Admission**: closed admits everyone. Open rejects with the milliseconds left until the
-//!   recovery timeout, then admits the first caller as the probe. While a probe is in flight every
-//!   other caller is rejected with 0 ms remaining, until the probe deadline has passed since the
-//!   probe was admitted: then the next caller replaces it as the probe.
-//! - **Releasing**: an ignored outcome or a dropped permit records nothing; a probe's frees the
-//!   probe slot (idle half-open), so the next caller probes at once.
+//! - **Phases**: closed, open (since `opened_at`), half-open with the probe slot free, probing (a
+//!   probe round begun at `started_at`), forced open and disabled. `state()` reports open as
+//!   half-open once the open period has elapsed; idle half-open and probing both read as
+//!   half-open.
+//! - **Counting**: a failure in closed adds one (saturating at 65 535); without a failure-rate
+//!   window the one that reaches the threshold opens. A success (or an error the classifier does
+//!   not match) resets the count to 0. A probe round that collects its successes closes with
+//!   count 0; a probe that fails re-opens with count + 1, a fresh timer and one backoff level up.
+//! - **Admission**: closed and disabled admit everyone; forced open rejects everyone (0 ms
+//!   remaining). Open rejects with the milliseconds left of the open period, then admits the first
+//!   caller as the probe. While a probe round is in flight, callers are admitted while the round
+//!   has a place (one place by default) and rejected with 0 ms remaining otherwise, until the
+//!   probe deadline has passed since the round began: then the next caller begins a new round.
+//! - **Releasing**: an ignored outcome or a dropped permit records nothing; the single probe's
+//!   frees the probe slot (idle half-open), one of several probes' frees its place in the round.
+//! - **Manual control**: force open, disable and reset each begin a new cycle (outcomes of calls
+//!   admitted before are discarded) at `max(now, recorded time + 1 ms)`; forcing open or
+//!   disabling a breaker already in that phase changes nothing, a reset always begins a new
+//!   closed cycle (count 0, base open period, empty failure-rate window). Disabled records
+//!   nothing at all.
+//! - **Open period**: `recovery * 2^level`, capped at the backoff maximum (the recovery timeout
+//!   without backoff), the level an explicit counter (0..=7) raised by each failed probe and
+//!   cleared by closing. With jitter the period is shortened by the documented amount:
+//!   `period - splitmix64(opened_at ^ (level << 56)) % (period / 2 + 1)`.
+//! - **Slow calls**: a success reported at least the threshold after the call was admitted (raw
+//!   clock milliseconds, both readings) is a failure.
+//! - **Failure rate**: a plain list of counted closed-state outcomes with the raw millisecond they
+//!   were recorded at. Count-based: the last `n` of the current closed cycle (the window starts
+//!   empty in each cycle, except that two cycles whose stamps agree in the low 26 bits, with no
+//!   outcome in between, cannot be told apart: a documented limit). Time-based: those in the last
+//!   `buckets` whole buckets of `window / buckets` ms, counting only buckets after the one holding
+//!   the current cycle's stamp (all of them in the first cycle, stamped 0); the buckets form a
+//!   ring, so an outcome takes its ring slot from any other bucket there. After each outcome, at
+//!   least `min_calls` outcomes with at least `percent` % failures opens the breaker.
 //! - **Staleness**: explicit counters instead of stamps. Every closed cycle has a number
-//!   (`cycle`), every probe admission a number (`probe`). A closed-state permit counts only while
-//!   the breaker is still closed in the same cycle; a probe permit counts only while that very
-//!   probe is still the one in flight. Anything else is discarded.
+//!   (`cycle`), every probe round a number (`probes`). A closed-state permit counts only while the
+//!   breaker is still closed in the same cycle; a probe permit counts only while its round is
+//!   still the one in flight. Anything else is discarded.
 //! - **Time**: a reading is the clock's nanoseconds / 1 000 000 (whole milliseconds), capped at
-//!   2^42 − 1. Each phase remembers the time recorded by the transition that began it (the probe's
-//!   admission time for a closed or idle half-open phase that a probe ended, since neither a
+//!   2^42 − 1. Each phase remembers the time recorded by the transition that began it (the probe
+//!   round's start for a closed or idle half-open phase that a probe ended, since neither a
 //!   success nor a release reads the clock), and a reading below it is treated as equal to it.
-//!   At the cap every timeout counts as elapsed, so nothing can be held for ever.
+//!   At the cap every timeout counts as elapsed, so nothing can be held for ever; there a new
+//!   closed cycle or probe round cannot be told apart from the previous one (documented limit).
 
 use std::time::Duration;
 
@@ -37,16 +59,28 @@ use std::time::Duration;
 pub const TIME_MAX_MS: u64 = (1 << 42) - 1;
 /// The largest failure count (and so the largest threshold).
 pub const COUNT_MAX: u32 = 65_535;
+/// The highest backoff level: the open period doubles at most seven times.
+pub const LEVEL_MAX: u32 = 7;
+/// The longest count-based failure-rate window.
+pub const WINDOW_CALLS_MAX: u32 = 32;
+/// The most buckets of a time-based failure-rate window.
+pub const WINDOW_BUCKETS_MAX: u32 = 64;
+/// The most probes a half-open round may admit.
+pub const PROBES_MAX: u32 = 2_047;
 
-/// The three states readers see.
+/// The states readers see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelState {
     /// Every call is admitted.
     Closed,
-    /// Calls are rejected until the recovery timeout has elapsed.
+    /// Calls are rejected until the open period has elapsed.
     Open,
     /// A probe may be admitted or is in flight.
     HalfOpen,
+    /// Forced open by hand: every call is rejected until reset.
+    ForcedOpen,
+    /// Disabled by hand: every call is admitted, nothing recorded, until reset.
+    Disabled,
 }
 
 /// Which configuration setting is invalid, as the builder reports it.
@@ -58,6 +92,15 @@ pub enum BadSetting {
     RecoveryTimeout,
     /// Below 1 ms or above [`TIME_MAX_MS`] ms (the recovery timeout when not set).
     ProbeDeadline,
+    /// Not `1 <= successes <= probes <= PROBES_MAX`.
+    HalfOpen,
+    /// A percentage outside 1–100, zero minimum calls, a count window outside 1–32 calls, or a
+    /// time window outside 1–64 buckets that does not split into whole milliseconds.
+    FailureRate,
+    /// A maximum below the recovery timeout or above [`TIME_MAX_MS`] ms.
+    Backoff,
+    /// Below 1 ms or above [`TIME_MAX_MS`] ms.
+    SlowCallThreshold,
 }
 
 impl BadSetting {
@@ -67,19 +110,89 @@ impl BadSetting {
             BadSetting::FailureThreshold => "failure_threshold",
             BadSetting::RecoveryTimeout => "recovery_timeout",
             BadSetting::ProbeDeadline => "probe_deadline",
+            BadSetting::HalfOpen => "half_open",
+            BadSetting::FailureRate => "failure_rate",
+            BadSetting::Backoff => "backoff",
+            BadSetting::SlowCallThreshold => "slow_call_threshold",
         }
     }
+}
+
+/// A failure-rate window as given to the builder (unvalidated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rate {
+    /// `FailureRate::last_calls(calls, min_calls, percent)`.
+    LastCalls {
+        /// Window length in calls.
+        calls: u32,
+        /// Calls needed before the rate is judged.
+        min_calls: u32,
+        /// Failure percentage that opens.
+        percent: u8,
+    },
+    /// `FailureRate::last(window, buckets, min_calls, percent)`.
+    Last {
+        /// Window length in time.
+        window: Duration,
+        /// Slices of the window.
+        buckets: u32,
+        /// Calls needed before the rate is judged.
+        min_calls: u32,
+        /// Failure percentage that opens.
+        percent: u8,
+    },
+}
+
+/// The optional settings, as given to the builder (unvalidated). `Default` is none of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `probe_deadline`.
+    pub probe_deadline: Option<Duration>,
+    /// `backoff(Backoff::exponential(max))`, `.with_jitter()` when the flag is set.
+    pub backoff: Option<(Duration, bool)>,
+    /// `slow_call_threshold`.
+    pub slow_call_threshold: Option<Duration>,
+    /// `failure_rate`.
+    pub failure_rate: Option<Rate>,
+    /// `half_open(HalfOpen::probes(probes).closing_after(successes))`.
+    pub half_open: Option<(u32, u32)>,
+}
+
+/// A validated failure-rate window, in the model's units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// The last `n` counted outcomes.
+    Calls(u32),
+    /// The outcomes in the last `buckets` buckets of `bucket_ms` each.
+    Time {
+        /// Length of one bucket.
+        bucket_ms: u64,
+        /// Buckets in the window.
+        buckets: u32,
+    },
 }
 
 /// Validated settings, in the units the model works in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Settings {
-    /// Consecutive failures that open the breaker.
+    /// Consecutive failures that open the breaker (unused with a failure-rate window).
     pub threshold: u32,
-    /// Open period, in whole milliseconds.
+    /// Base open period, in whole milliseconds.
     pub recovery_ms: u64,
-    /// How long a probe may stay in flight before it is replaced, in whole milliseconds.
+    /// How long a probe round may stay in flight before it is replaced, in whole milliseconds.
     pub probe_deadline_ms: u64,
+    /// The longest open period; equal to `recovery_ms` without backoff.
+    pub backoff_max_ms: u64,
+    /// Whether open periods are jittered.
+    pub jitter: bool,
+    /// Slow-call threshold in whole milliseconds, if detection is on.
+    pub slow_call_ms: Option<u64>,
+    /// The failure-rate window, if any, with its minimum calls and percentage.
+    pub window: Option<(Window, u32, u32)>,
+    /// Probes admitted per half-open round.
+    pub probes: u32,
+    /// Successes that close a round.
+    pub successes: u32,
 }
 
 /// A span in milliseconds, a fraction rounded up; `None` below 1 ms or above the time range.
@@ -92,69 +205,167 @@ fn span_ms(span: Duration) -> Option<u64> {
     Some(ms)
 }
 
+/// Checks a failure-rate window the way `ConfigError::FailureRate` documents it.
+fn window(rate: Rate) -> Option<(Window, u32, u32)> {
+    let (kind, min_calls, percent) = match rate {
+        Rate::LastCalls {
+            calls,
+            min_calls,
+            percent,
+        } => {
+            if !(1..=WINDOW_CALLS_MAX).contains(&calls) {
+                return None;
+            }
+            // Implementation-defined, not documented: a minimum above the window's length is
+            // treated as the window's length (a full window is judged).
+            (Window::Calls(calls), min_calls.min(calls), percent)
+        }
+        Rate::Last {
+            window,
+            buckets,
+            min_calls,
+            percent,
+        } => {
+            if !(1..=WINDOW_BUCKETS_MAX).contains(&buckets) {
+                return None;
+            }
+            // "splits into whole milliseconds": every bucket a whole, non-zero number of ms.
+            let bucket_nanos = u128::from(buckets) * 1_000_000;
+            if window.is_zero() || window.as_nanos() % bucket_nanos != 0 {
+                return None;
+            }
+            // Implementation limit, not documented: the window's milliseconds fit in a u64.
+            let window_ms = u64::try_from(window.as_millis()).ok()?;
+            let bucket_ms = window_ms / u64::from(buckets);
+            (Window::Time { bucket_ms, buckets }, min_calls, percent)
+        }
+    };
+    if percent == 0 || percent > 100 || min_calls == 0 {
+        return None;
+    }
+    Some((kind, min_calls, u32::from(percent)))
+}
+
 impl Settings {
-    /// Checks the settings the way the builder documents it: the first bad one, in the order
-    /// threshold, recovery timeout, probe deadline. An unset probe deadline is the recovery
-    /// timeout.
+    /// Checks the settings the way the builder documents them, and reports the first bad one in
+    /// the order the builder checks them: threshold, recovery timeout, probe deadline, half-open
+    /// probes, failure rate, backoff, slow-call threshold. An unset probe deadline is the
+    /// recovery timeout.
     ///
     /// # Errors
     ///
     /// The first setting out of range.
-    pub fn new(
+    pub fn with(
         threshold: u32,
         recovery: Duration,
-        probe_deadline: Option<Duration>,
+        options: &Options,
     ) -> Result<Settings, BadSetting> {
         if threshold == 0 || threshold > COUNT_MAX {
             return Err(BadSetting::FailureThreshold);
         }
         let recovery_ms = span_ms(recovery).ok_or(BadSetting::RecoveryTimeout)?;
         let probe_deadline_ms =
-            span_ms(probe_deadline.unwrap_or(recovery)).ok_or(BadSetting::ProbeDeadline)?;
+            span_ms(options.probe_deadline.unwrap_or(recovery)).ok_or(BadSetting::ProbeDeadline)?;
+        let (probes, successes) = options.half_open.unwrap_or((1, 1));
+        if !(1 <= successes && successes <= probes && probes <= PROBES_MAX) {
+            return Err(BadSetting::HalfOpen);
+        }
+        let window = match options.failure_rate {
+            None => None,
+            Some(rate) => Some(window(rate).ok_or(BadSetting::FailureRate)?),
+        };
+        let (backoff_max_ms, jitter) = match options.backoff {
+            None => (recovery_ms, false),
+            Some((max, jitter)) => {
+                let max_ms = span_ms(max)
+                    .filter(|&ms| ms >= recovery_ms)
+                    .ok_or(BadSetting::Backoff)?;
+                (max_ms, jitter)
+            }
+        };
+        let slow_call_ms = match options.slow_call_threshold {
+            None => None,
+            Some(threshold) => Some(span_ms(threshold).ok_or(BadSetting::SlowCallThreshold)?),
+        };
         Ok(Settings {
             threshold,
             recovery_ms,
             probe_deadline_ms,
+            backoff_max_ms,
+            jitter,
+            slow_call_ms,
+            window,
+            probes,
+            successes,
         })
+    }
+
+    /// Whether half-open rounds admit more than one probe.
+    pub fn multi_probe(&self) -> bool {
+        (self.probes, self.successes) != (1, 1)
     }
 }
 
-/// Which cycle an admitted call belongs to.
+/// Which cycle an admitted call belongs to, and when it was admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Token {
     /// Admitted while closed, in closed cycle number `cycle`.
     Closed {
         /// The closed cycle that admitted the call.
         cycle: u64,
+        /// The raw clock reading at admission, in ms.
+        started_ms: u64,
     },
-    /// Admitted as probe number `probe`.
+    /// Admitted as a probe of round number `probe`.
     Probe {
-        /// The probe admission this call is.
+        /// The probe round this call belongs to.
         probe: u64,
+        /// The raw clock reading at admission, in ms.
+        started_ms: u64,
     },
+    /// Admitted while disabled: its outcome is never recorded.
+    Disabled,
 }
 
 impl Token {
-    /// Whether this call is the half-open probe.
+    /// Whether this call is a half-open probe.
     pub fn is_probe(self) -> bool {
         matches!(self, Token::Probe { .. })
+    }
+
+    fn started_ms(self) -> Option<u64> {
+        match self {
+            Token::Closed { started_ms, .. } | Token::Probe { started_ms, .. } => Some(started_ms),
+            Token::Disabled => None,
+        }
     }
 }
 
 /// What a caller asking to run gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
-    /// Admitted: as a closed-state call, or as the half-open probe (see [`Token::is_probe`]).
+    /// Admitted: as a closed-state call, a probe (see [`Token::is_probe`]) or while disabled.
     Admitted(Token),
     /// Turned away.
     Rejected {
-        /// `Open`, or `HalfOpen` while another caller's probe is in flight.
+        /// `Open`, `HalfOpen` while a full probe round is in flight, or `ForcedOpen`.
         state: ModelState,
         /// The failure count at the time.
         failures: u32,
-        /// Milliseconds until a probe may be admitted; 0 while a probe is in flight.
+        /// Milliseconds until a probe may be admitted; 0 unless open.
         remaining_ms: u64,
     },
+}
+
+/// A manual transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Manual {
+    /// `force_open()`.
+    ForceOpen,
+    /// `disable()`.
+    Disable,
+    /// `reset()`.
+    Reset,
 }
 
 /// Where in the cycle the breaker is.
@@ -164,11 +375,25 @@ enum Phase {
     Closed { since: u64 },
     /// Open since `opened_at` (ms).
     Open { opened_at: u64 },
-    /// Recovery timeout elapsed, probe slot free; recorded time `since` (ms).
+    /// Open period elapsed, (single) probe slot free; recorded time `since` (ms).
     HalfOpen { since: u64 },
-    /// Probe number `probe` admitted at `started_at` (ms) and still in flight.
+    /// Probe round number `probe` begun at `started_at` (ms) and still in flight.
     Probing { started_at: u64, probe: u64 },
+    /// Forced open by hand since `since`.
+    ForcedOpen { since: u64 },
+    /// Disabled by hand since `since`.
+    Disabled { since: u64 },
 }
+
+/// One counted closed-state outcome, for the failure-rate window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counted {
+    at_ms: u64,
+    failed: bool,
+}
+
+/// The low bits of a cycle's stamp that tell count-based windows apart (documented limit).
+const CALLS_TAG_BITS: u32 = 26;
 
 /// The reference breaker.
 #[derive(Clone, Debug)]
@@ -176,20 +401,43 @@ pub struct Model {
     settings: Settings,
     phase: Phase,
     failures: u32,
+    /// The backoff level: failed probes since the breaker last closed, at most [`LEVEL_MAX`].
+    level: u32,
     /// The current (or, while not closed, the last) closed cycle.
     cycle: u64,
-    /// How many probes have been admitted so far.
+    /// How many probe rounds have begun so far; the current round's number.
     probes: u64,
-    /// When the current (or last) closed cycle began, and when the last probe was admitted.
+    /// Probes admitted to, and successes counted in, round number `probes`.
+    admitted: u32,
+    succeeded: u32,
+    /// When the current (or last) closed cycle began, and when the last probe round began.
     /// Used only for the documented limit at the end of the time range: there, a new closed
-    /// cycle or probe cannot be told apart from the previous one, so it keeps its number.
+    /// cycle or probe round cannot be told apart from the previous one, so it keeps its number
+    /// (and a probe round its counts).
     closed_at: u64,
     probe_at: Option<u64>,
+    /// The failure-rate window's outcomes, oldest first.
+    outcomes: Vec<Counted>,
+    /// The closed cycle (number, stamp) the count-based window's outcomes belong to.
+    window_cycle: (u64, u64),
 }
 
 /// Whole milliseconds of a clock reading in nanoseconds, capped at the time range.
 pub fn reading_ms(now_nanos: u64) -> u64 {
-    (now_nanos / 1_000_000).min(TIME_MAX_MS)
+    raw_ms(now_nanos).min(TIME_MAX_MS)
+}
+
+/// Whole milliseconds of a clock reading in nanoseconds, uncapped: what slow-call detection and
+/// the time-based window compare.
+pub fn raw_ms(now_nanos: u64) -> u64 {
+    now_nanos / 1_000_000
+}
+
+/// The finaliser of `SplitMix64`, as the jitter contract documents it.
+pub fn splitmix64(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 impl Model {
@@ -199,17 +447,25 @@ impl Model {
             settings,
             phase: Phase::Closed { since: 0 },
             failures: 0,
+            level: 0,
             cycle: 0,
             probes: 0,
+            admitted: 0,
+            succeeded: 0,
             closed_at: 0,
             probe_at: None,
+            outcomes: Vec::new(),
+            window_cycle: (0, 0),
         }
     }
 
     /// The time the current phase was recorded at.
     fn since(&self) -> u64 {
         match self.phase {
-            Phase::Closed { since } | Phase::HalfOpen { since } => since,
+            Phase::Closed { since }
+            | Phase::HalfOpen { since }
+            | Phase::ForcedOpen { since }
+            | Phase::Disabled { since } => since,
             Phase::Open { opened_at } => opened_at,
             Phase::Probing { started_at, .. } => started_at,
         }
@@ -225,41 +481,109 @@ impl Model {
         now >= TIME_MAX_MS || now - from >= limit
     }
 
-    fn admit_probe(&mut self, now: u64) -> Decision {
-        // Documented limit: at the end of the time range a new probe is indistinguishable from
-        // the previous one.
+    /// The open period of a breaker that opened at `opened_at` at the current backoff level.
+    pub fn open_period_ms(&self, opened_at: u64) -> u64 {
+        let s = &self.settings;
+        let grown = s.recovery_ms.saturating_mul(1 << self.level);
+        let period = grown.min(s.backoff_max_ms.max(s.recovery_ms));
+        if s.jitter {
+            let mixed = splitmix64(opened_at ^ (u64::from(self.level) << 56));
+            period - mixed % (period / 2 + 1)
+        } else {
+            period
+        }
+    }
+
+    /// Whether the next caller, at `now_nanos`, would begin a probe round that cannot be told
+    /// apart from the previous one (the end of time) while that round has no place left. The
+    /// model rejects that caller; the harnesses use this to guard a call that might not return.
+    pub fn rejoins_full_round(&self, now_nanos: u64) -> bool {
+        if !self.settings.multi_probe() || self.probe_at != Some(TIME_MAX_MS) {
+            return false;
+        }
+        let now = self.now(now_nanos);
+        let begins = match self.phase {
+            Phase::Open { opened_at } => {
+                Self::elapsed(opened_at, now, self.open_period_ms(opened_at))
+            }
+            Phase::HalfOpen { .. } => true,
+            Phase::Probing { started_at, .. } => {
+                Self::elapsed(started_at, now, self.settings.probe_deadline_ms)
+            }
+            _ => false,
+        };
+        begins && now == TIME_MAX_MS && self.admitted >= self.settings.probes
+    }
+
+    /// Begins a probe round at `now` and admits the caller to it.
+    fn begin_round(&mut self, now: u64, started_ms: u64) -> Decision {
+        // Documented limit: at the end of the time range a new round is indistinguishable from
+        // the previous one, so it keeps the previous round's number and counts.
         if !(now == TIME_MAX_MS && self.probe_at == Some(TIME_MAX_MS)) {
             self.probes += 1;
+            self.admitted = 0;
+            self.succeeded = 0;
         }
         self.probe_at = Some(now);
         self.phase = Phase::Probing {
             started_at: now,
             probe: self.probes,
         };
-        Decision::Admitted(Token::Probe { probe: self.probes })
+        self.join_round(started_ms)
+    }
+
+    /// Admits the caller to the current round if it has a place.
+    fn join_round(&mut self, started_ms: u64) -> Decision {
+        if self.settings.multi_probe() {
+            if self.admitted >= self.settings.probes {
+                return Decision::Rejected {
+                    state: ModelState::HalfOpen,
+                    failures: self.failures,
+                    remaining_ms: 0,
+                };
+            }
+            self.admitted += 1;
+        }
+        Decision::Admitted(Token::Probe {
+            probe: self.probes,
+            started_ms,
+        })
     }
 
     /// A caller asks to run, the clock reading `now_nanos`.
     pub fn acquire(&mut self, now_nanos: u64) -> Decision {
         let now = self.now(now_nanos);
+        let started_ms = raw_ms(now_nanos);
         match self.phase {
-            Phase::Closed { .. } => Decision::Admitted(Token::Closed { cycle: self.cycle }),
+            Phase::Closed { .. } => Decision::Admitted(Token::Closed {
+                cycle: self.cycle,
+                started_ms,
+            }),
+            Phase::Disabled { .. } => Decision::Admitted(Token::Disabled),
+            Phase::ForcedOpen { .. } => Decision::Rejected {
+                state: ModelState::ForcedOpen,
+                failures: self.failures,
+                remaining_ms: 0,
+            },
             Phase::Open { opened_at } => {
-                if Self::elapsed(opened_at, now, self.settings.recovery_ms) {
-                    self.admit_probe(now)
+                let period = self.open_period_ms(opened_at);
+                if Self::elapsed(opened_at, now, period) {
+                    self.begin_round(now, started_ms)
                 } else {
                     Decision::Rejected {
                         state: ModelState::Open,
                         failures: self.failures,
-                        remaining_ms: self.settings.recovery_ms - (now - opened_at),
+                        remaining_ms: period - (now - opened_at),
                     }
                 }
             }
-            Phase::HalfOpen { .. } => self.admit_probe(now),
+            Phase::HalfOpen { .. } => self.begin_round(now, started_ms),
             Phase::Probing { started_at, .. } => {
                 if Self::elapsed(started_at, now, self.settings.probe_deadline_ms) {
-                    // The probe is presumed lost; this caller replaces it.
-                    self.admit_probe(now)
+                    // The round is presumed lost; this caller begins a new one.
+                    self.begin_round(now, started_ms)
+                } else if self.settings.multi_probe() {
+                    self.join_round(started_ms)
                 } else {
                     Decision::Rejected {
                         state: ModelState::HalfOpen,
@@ -274,27 +598,50 @@ impl Model {
     /// Whether `token` still belongs to the breaker's current cycle.
     fn current(&self, token: Token) -> bool {
         match (token, self.phase) {
-            (Token::Closed { cycle }, Phase::Closed { .. }) => cycle == self.cycle,
-            (Token::Probe { probe }, Phase::Probing { probe: current, .. }) => probe == current,
+            (Token::Closed { cycle, .. }, Phase::Closed { .. }) => cycle == self.cycle,
+            (Token::Probe { probe, .. }, Phase::Probing { probe: current, .. }) => probe == current,
             _ => false,
         }
     }
 
-    /// The call admitted with `token` succeeded (or failed with an error that does not count).
-    /// Returns whether the outcome counted.
-    pub fn success(&mut self, token: Token) -> bool {
+    /// Closes after a successful probe round begun at `started_at`.
+    fn close(&mut self, started_at: u64) {
+        // Documented limit: at the end of the time range a new closed cycle is
+        // indistinguishable from the previous one.
+        if !(started_at == TIME_MAX_MS && self.closed_at == TIME_MAX_MS) {
+            self.cycle += 1;
+        }
+        self.closed_at = started_at;
+        self.phase = Phase::Closed { since: started_at };
+        self.failures = 0;
+        self.level = 0;
+    }
+
+    /// The call admitted with `token` succeeded (or failed with an error that does not count),
+    /// the clock reading `now_nanos`. A slow success is a failure. Returns whether the outcome
+    /// counted.
+    pub fn success(&mut self, token: Token, now_nanos: u64) -> bool {
+        if let (Some(slow_ms), Some(started_ms)) = (self.settings.slow_call_ms, token.started_ms())
+        {
+            if raw_ms(now_nanos).saturating_sub(started_ms) >= slow_ms {
+                return self.failure(token, now_nanos);
+            }
+        }
         if !self.current(token) {
             return false;
         }
-        self.failures = 0;
         if let Phase::Probing { started_at, .. } = self.phase {
-            // Documented limit: at the end of the time range a new closed cycle is
-            // indistinguishable from the previous one.
-            if !(started_at == TIME_MAX_MS && self.closed_at == TIME_MAX_MS) {
-                self.cycle += 1;
+            if self.settings.multi_probe() {
+                self.succeeded += 1;
+                if self.succeeded >= self.settings.successes {
+                    self.close(started_at);
+                }
+            } else {
+                self.close(started_at);
             }
-            self.closed_at = started_at;
-            self.phase = Phase::Closed { since: started_at };
+        } else {
+            self.failures = 0;
+            self.count(false, now_nanos);
         }
         true
     }
@@ -306,13 +653,77 @@ impl Model {
             return false;
         }
         self.failures = self.failures.saturating_add(1).min(COUNT_MAX);
-        let opens = token.is_probe() || self.failures >= self.settings.threshold;
-        if opens {
-            self.phase = Phase::Open {
-                opened_at: self.now(now_nanos),
-            };
+        if token.is_probe() {
+            self.level = (self.level + 1).min(LEVEL_MAX);
+            self.open(now_nanos);
+        } else if self.settings.window.is_some() {
+            self.count(true, now_nanos);
+        } else if self.failures >= self.settings.threshold {
+            self.open(now_nanos);
         }
         true
+    }
+
+    fn open(&mut self, now_nanos: u64) {
+        self.phase = Phase::Open {
+            opened_at: self.now(now_nanos),
+        };
+    }
+
+    /// Adds a counted closed-state outcome to the failure-rate window, if there is one, and
+    /// opens if the rate calls for it.
+    fn count(&mut self, failed: bool, now_nanos: u64) {
+        let Some((window, min_calls, percent)) = self.settings.window else {
+            return;
+        };
+        let at_ms = raw_ms(now_nanos);
+        let stamp = self.since();
+        let (calls, failures) = match window {
+            Window::Calls(n) => {
+                let (cycle, tag) = self.window_cycle;
+                let mask = (1 << CALLS_TAG_BITS) - 1;
+                if cycle != self.cycle && tag & mask != stamp & mask {
+                    self.outcomes.clear();
+                }
+                self.window_cycle = (self.cycle, stamp);
+                self.outcomes.push(Counted { at_ms, failed });
+                let n = usize::try_from(n).unwrap_or(usize::MAX);
+                if self.outcomes.len() > n {
+                    self.outcomes.drain(..self.outcomes.len() - n);
+                }
+                let failures = self.outcomes.iter().filter(|o| o.failed).count();
+                (self.outcomes.len(), failures)
+            }
+            Window::Time { bucket_ms, buckets } => {
+                let lap = u64::from(buckets);
+                let bucket = at_ms / bucket_ms;
+                // The buckets form a ring: an outcome takes its bucket's place in the ring from
+                // any other bucket there (only ever a bucket outside the window, unless the clock
+                // stepped back).
+                self.outcomes.retain(|o| {
+                    let other = o.at_ms / bucket_ms;
+                    other == bucket || other % lap != bucket % lap
+                });
+                self.outcomes.push(Counted { at_ms, failed });
+                // The cycle counts the buckets after the one holding its stamp (all of them in
+                // the first cycle, stamped 0).
+                let first = if stamp == 0 { 0 } else { stamp / bucket_ms + 1 };
+                let inside: Vec<&Counted> = self
+                    .outcomes
+                    .iter()
+                    .filter(|o| {
+                        let b = o.at_ms / bucket_ms;
+                        b >= first && b <= bucket && bucket - b < lap
+                    })
+                    .collect();
+                let failures = inside.iter().filter(|o| o.failed).count();
+                (inside.len(), failures)
+            }
+        };
+        let (calls, failures) = (calls as u64, failures as u64);
+        if calls >= u64::from(min_calls) && failures * 100 >= u64::from(percent) * calls {
+            self.open(now_nanos);
+        }
     }
 
     /// The call admitted with `token` ended with no outcome (ignored, dropped). Returns whether
@@ -322,15 +733,48 @@ impl Model {
             return false;
         }
         if let Phase::Probing { started_at, .. } = self.phase {
-            self.phase = Phase::HalfOpen { since: started_at };
+            if self.settings.multi_probe() {
+                self.admitted = self.admitted.saturating_sub(1);
+            } else {
+                self.phase = Phase::HalfOpen { since: started_at };
+            }
         }
         true
+    }
+
+    /// `force_open()`, `disable()` or `reset()`, the clock reading `now_nanos`.
+    pub fn manual(&mut self, to: Manual, now_nanos: u64) {
+        if let (Manual::ForceOpen, Phase::ForcedOpen { .. })
+        | (Manual::Disable, Phase::Disabled { .. }) = (to, self.phase)
+        {
+            return;
+        }
+        let since = reading_ms(now_nanos)
+            .max(self.since().saturating_add(1))
+            .min(TIME_MAX_MS);
+        match to {
+            Manual::ForceOpen => self.phase = Phase::ForcedOpen { since },
+            Manual::Disable => self.phase = Phase::Disabled { since },
+            Manual::Reset => {
+                // Documented limit, as for closing: at the end of time the new cycle is
+                // indistinguishable from the previous closed one.
+                if !(since == TIME_MAX_MS && self.closed_at == TIME_MAX_MS) {
+                    self.cycle += 1;
+                }
+                self.closed_at = since;
+                self.phase = Phase::Closed { since };
+                self.failures = 0;
+                self.level = 0;
+            }
+        }
     }
 
     /// The state readers see at `now_nanos`.
     pub fn state(&self, now_nanos: u64) -> ModelState {
         match self.phase {
             Phase::Closed { .. } => ModelState::Closed,
+            Phase::ForcedOpen { .. } => ModelState::ForcedOpen,
+            Phase::Disabled { .. } => ModelState::Disabled,
             Phase::Open { .. } if self.open_remaining_ms(now_nanos) > 0 => ModelState::Open,
             Phase::Open { .. } | Phase::HalfOpen { .. } | Phase::Probing { .. } => {
                 ModelState::HalfOpen
@@ -348,10 +792,11 @@ impl Model {
         match self.phase {
             Phase::Open { opened_at } => {
                 let now = self.now(now_nanos);
-                if Self::elapsed(opened_at, now, self.settings.recovery_ms) {
+                let period = self.open_period_ms(opened_at);
+                if Self::elapsed(opened_at, now, period) {
                     0
                 } else {
-                    self.settings.recovery_ms - (now - opened_at)
+                    period - (now - opened_at)
                 }
             }
             _ => 0,
