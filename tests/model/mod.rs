@@ -695,25 +695,33 @@ impl Model {
                 (self.outcomes.len(), failures)
             }
             Window::Time { bucket_ms, buckets } => {
+                // Bucket numbers are kept modulo 2^32 (documented): a bucket 2^32 buckets old is
+                // indistinguishable from a current one.
+                const WRAP: u64 = 1 << 32;
                 let lap = u64::from(buckets);
                 let bucket = at_ms / bucket_ms;
+                let slot = |b: u64| (b % WRAP) % lap;
                 // The buckets form a ring: an outcome takes its bucket's place in the ring from
                 // any other bucket there (only ever a bucket outside the window, unless the clock
                 // stepped back).
                 self.outcomes.retain(|o| {
                     let other = o.at_ms / bucket_ms;
-                    other == bucket || other % lap != bucket % lap
+                    other % WRAP == bucket % WRAP || slot(other) != slot(bucket)
                 });
                 self.outcomes.push(Counted { at_ms, failed });
                 // The cycle counts the buckets after the one holding its stamp (all of them in
-                // the first cycle, stamped 0).
-                let first = if stamp == 0 { 0 } else { stamp / bucket_ms + 1 };
+                // the first cycle, stamped 0; none yet if the stamp is ahead of the reading).
+                let began = if stamp == 0 {
+                    u64::MAX
+                } else {
+                    bucket.saturating_sub(stamp / bucket_ms)
+                };
                 let inside: Vec<&Counted> = self
                     .outcomes
                     .iter()
                     .filter(|o| {
-                        let b = o.at_ms / bucket_ms;
-                        b >= first && b <= bucket && bucket - b < lap
+                        let age = (bucket % WRAP + WRAP - (o.at_ms / bucket_ms) % WRAP) % WRAP;
+                        age < lap && age < began
                     })
                     .collect();
                 let failures = inside.iter().filter(|o| o.failed).count();
