@@ -4,7 +4,17 @@
 //! then `python3 scripts/bench_chart.py` for the median table and `docs/bench.svg`.
 //!
 //! Every benchmark id is `<group>/<contestant>`, contestant one of `async-breaker`, `failsafe`,
-//! `recloser`, `bare` (names are stable: `scripts/bench_chart.py` parses them).
+//! `recloser`, `bare`, or one of our opt-in variants (names are stable:
+//! `scripts/bench_chart.py` parses them):
+//!
+//! | contestant                   | our breaker, plus                                           | in groups                       |
+//! |------------------------------|-------------------------------------------------------------|---------------------------------|
+//! | `async-breaker+metrics`      | `.metrics()` (cache-padded outcome/transition counters)     | closed success, closed failure, |
+//! |                              |                                                             | open reject                     |
+//! | `async-breaker+rate`         | `.failure_rate(FailureRate::last_calls(20, 10, 60))` in     | closed success, closed failure  |
+//! |                              | place of 5 consecutive failures                             |                                 |
+//! | `async-breaker+coarse-clock` | `.clock(CoarseClock)`: `quanta::Instant::recent()`, kept    | open reject (1 and 2 threads)   |
+//! |                              | fresh by a quanta upkeep thread (1 ms) started by the bench |                                 |
 //!
 //! | group                              | one iteration is                                          |
 //! |------------------------------------|-----------------------------------------------------------|
@@ -21,8 +31,9 @@
 //! | `one_thread_open_reject`           | like above, breaker open                                  |
 //! | `two_threads_open_reject`          | like above, breaker open                                  |
 //!
-//! Configuration shared by every contestant: open after 5 consecutive failures, stay open for
-//! `OPEN_WAIT` (1 h) so an open breaker never drifts to half-open during a run.
+//! Configuration shared by every contestant: open after 5 consecutive failures (except
+//! `async-breaker+rate`, see above), stay open for `OPEN_WAIT` (1 h) so an open breaker never
+//! drifts to half-open during a run.
 //!
 //! `bare` is "no breaker bookkeeping at all": one `Relaxed` load of an `open` flag, then the
 //! closure is called directly (or a rejection is returned if the flag is set). Nothing is
@@ -40,7 +51,7 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use async_breaker::{CircuitBreaker, CircuitExt, State};
+use async_breaker::{CircuitBreaker, CircuitExt, Clock, FailureRate, State};
 use criterion::measurement::WallTime;
 use criterion::{criterion_main, Bencher, BenchmarkGroup, Criterion, Throughput};
 
@@ -166,6 +177,135 @@ impl FutureContestant for Ours {
     fn call_future<F: Future<Output = Op>>(&self, f: F) -> impl Future<Output = Self::Out> {
         // Borrows the breaker (no `Arc` clone); admission happens on the first poll.
         f.circuit(&self.0)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// async-breaker opt-in variants: what each costs against the default `async-breaker`.
+
+/// `async-breaker` with `.metrics()`: every admission and outcome bumps a cache-padded counter
+/// (and the breaker leaves its "plain" closed-state fast paths).
+struct OursMetrics(CircuitBreaker);
+
+impl Contestant for OursMetrics {
+    const NAME: &'static str = "async-breaker+metrics";
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        OursMetrics(
+            CircuitBreaker::builder()
+                .name("bench")
+                .failure_threshold(FAILURES_TO_OPEN)
+                .recovery_timeout(OPEN_WAIT)
+                .metrics()
+                .build()
+                .expect("valid breaker configuration"),
+        )
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+/// Failure-rate window of the `async-breaker+rate` contestant: the last 20 calls, at least 10
+/// finished, open at 60 % failed. `closed_failure_sync` alternates failure and success, so the
+/// window holds at most 50 % failures (exactly 50 % once full) and never trips; at 50 % it
+/// would trip as soon as 10 calls had finished.
+const RATE: FailureRate = FailureRate::last_calls(20, 10, 60);
+
+/// `async-breaker` with a count-based failure-rate policy in place of consecutive failures:
+/// every closed-state outcome is also recorded in the lock-free window word.
+struct OursRate(CircuitBreaker);
+
+impl Contestant for OursRate {
+    const NAME: &'static str = "async-breaker+rate";
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        OursRate(
+            CircuitBreaker::builder()
+                .name("bench")
+                .failure_rate(RATE)
+                .recovery_timeout(OPEN_WAIT)
+                .build()
+                .expect("valid breaker configuration"),
+        )
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+/// A coarse clock: `quanta::Instant::recent()`, one relaxed load of a global that quanta's
+/// upkeep thread refreshes every `UPKEEP_INTERVAL`, instead of the default clock's `raw()`
+/// (an `rdtsc` plus scaling). It is only as fresh as the last upkeep tick, which is fine for a
+/// breaker that keeps millisecond resolution. (`quanta` is a runtime dependency of the crate
+/// under its default `std` feature, so the bench can name it.)
+struct CoarseClock {
+    origin: quanta::Instant,
+}
+
+impl Clock for CoarseClock {
+    #[inline]
+    fn now(&self) -> Duration {
+        quanta::Instant::recent().saturating_duration_since(self.origin)
+    }
+}
+
+/// How often quanta's upkeep thread refreshes `Instant::recent()`: the breaker's resolution.
+const UPKEEP_INTERVAL: Duration = Duration::from_millis(1);
+
+/// `async-breaker` with [`CoarseClock`]. It owns the upkeep thread's handle, so the thread
+/// runs exactly while this contestant is being measured (quanta allows one upkeep thread per
+/// process; dropping the handle stops and joins it).
+struct OursCoarse {
+    breaker: CircuitBreaker,
+    _upkeep: quanta::Handle,
+}
+
+impl Contestant for OursCoarse {
+    const NAME: &'static str = "async-breaker+coarse-clock";
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        let upkeep = quanta::Upkeep::new(UPKEEP_INTERVAL)
+            .start()
+            .expect("no other quanta upkeep thread is running");
+        // `recent()` is seeded by `start`, so the origin is on the upkeep clock's time base.
+        let clock = CoarseClock {
+            origin: quanta::Instant::recent(),
+        };
+        OursCoarse {
+            breaker: CircuitBreaker::builder()
+                .name("bench")
+                .failure_threshold(FAILURES_TO_OPEN)
+                .recovery_timeout(OPEN_WAIT)
+                .clock(clock)
+                .build()
+                .expect("valid breaker configuration"),
+            _upkeep: upkeep,
+        }
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.breaker.call(f)
     }
 
     fn outcome(out: &Self::Out) -> Outcome {
@@ -484,13 +624,17 @@ fn closed_success_sync(c: &mut Criterion) {
     let mut g = c.benchmark_group("closed_success_sync");
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, closed_success);
+    closed_success::<OursMetrics>(&mut g);
+    closed_success::<OursRate>(&mut g);
     g.finish();
 }
 
 // ---------------------------------------------------------------------------------------
 // 2. closed_failure_sync: one iteration = one failing call + one successful call.
 //    For us and failsafe the success zeroes the consecutive-failure count; for recloser the
-//    ring of 5 alternates F/S, so its failure rate stays at 0.4..0.6 (< 1.0). None ever opens.
+//    ring of 5 alternates F/S, so its failure rate stays at 0.4..0.6 (< 1.0); for
+//    `async-breaker+rate` the window of 20 holds at most 50 % failures (< 60 %, see `RATE`).
+//    None ever opens: the checks after the run would see a rejection instead of `Err`/`Ok`.
 
 fn closed_failure<C: Contestant>(g: &mut Group<'_>) {
     let cb = C::new_breaker();
@@ -512,6 +656,8 @@ fn closed_failure_sync(c: &mut Criterion) {
     // Two calls per iteration.
     g.throughput(Throughput::Elements(2));
     for_each_contestant!(&mut g, closed_failure);
+    closed_failure::<OursMetrics>(&mut g);
+    closed_failure::<OursRate>(&mut g);
     g.finish();
 }
 
@@ -540,6 +686,8 @@ fn open_reject(c: &mut Criterion) {
     let mut g = c.benchmark_group("open_reject");
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, open_reject_one);
+    open_reject_one::<OursMetrics>(&mut g);
+    open_reject_one::<OursCoarse>(&mut g);
     g.finish();
 }
 
@@ -681,11 +829,13 @@ fn threaded_groups(c: &mut Criterion) {
     let mut g = c.benchmark_group("one_thread_open_reject");
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, one_thread_open);
+    one_thread_open::<OursCoarse>(&mut g);
     g.finish();
 
     let mut g = c.benchmark_group("two_threads_open_reject");
     g.throughput(Throughput::Elements(2));
     for_each_contestant!(&mut g, two_threads_open);
+    two_threads_open::<OursCoarse>(&mut g);
     g.finish();
 }
 

@@ -29,12 +29,24 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 OURS = "async-breaker"
 PEERS = ["failsafe", "recloser"]
-CONTESTANTS = [OURS, *PEERS, "bare"]
+# Our opt-in variants (each in only some groups): what enabling the option costs.
+VARIANTS = [f"{OURS}+metrics", f"{OURS}+rate", f"{OURS}+coarse-clock"]
+CONTESTANTS = [OURS, *VARIANTS, *PEERS, "bare"]
 COLORS = {
     OURS: "#1f77b4",
+    f"{OURS}+metrics": "#6baed6",
+    f"{OURS}+rate": "#9467bd",
+    f"{OURS}+coarse-clock": "#17becf",
     "failsafe": "#ff7f0e",
     "recloser": "#2ca02c",
     "bare": "#7f7f7f",
+}
+# Short labels for table headers.
+SHORT = {
+    OURS: "ours",
+    f"{OURS}+metrics": "ours+metrics",
+    f"{OURS}+rate": "ours+rate",
+    f"{OURS}+coarse-clock": "ours+coarse-clock",
 }
 GROUPS = [
     ("closed_success_sync", "closed, success (sync)"),
@@ -104,6 +116,17 @@ def svg_chart(data, machine):
     bar_h, bar_gap, group_gap = 16, 3, 22
     left, right, top, bottom = 300, 70, 86, 52
     plot_w = 560
+    width = left + plot_w + right
+    # Legend entries, wrapped into rows that fit the chart's width.
+    present = [c for c in CONTESTANTS if any(c in data[g] for g, _ in rows)]
+    legend, lx, ly = [], left, 54
+    for c in present:
+        w = 17 + 7 * len(c) + 18
+        if lx + w > width - 10 and lx > left:
+            lx, ly = left, ly + 18
+        legend.append((c, lx, ly))
+        lx += w
+    top += ly - 54
     lo_exp, hi_exp = -1, 3  # axis 0.1 ns .. 1000 ns
     values = [per_call(data, g, c) for g, _ in rows for c in CONTESTANTS]
     values = [v for v in values if v]
@@ -120,7 +143,6 @@ def svg_chart(data, machine):
         n = sum(1 for c in CONTESTANTS if c in data[g])
         heights.append(n * bar_h + (n - 1) * bar_gap)
     plot_h = sum(heights) + group_gap * (len(rows) - 1) if rows else 0
-    width = left + plot_w + right
     height = top + plot_h + bottom
 
     out = []
@@ -140,11 +162,9 @@ def svg_chart(data, machine):
         f"{escape(machine)}. Two-thread rows: aggregate ns per call.</text>"
     )
     # Legend.
-    lx = left
-    for c in CONTESTANTS:
-        add(f'<rect x="{lx}" y="54" width="12" height="12" fill="{COLORS[c]}"/>')
-        add(f'<text x="{lx + 17}" y="64">{escape(c)}</text>')
-        lx += 30 + 7 * len(c) + 20
+    for c, lx, ly in legend:
+        add(f'<rect x="{lx}" y="{ly}" width="12" height="12" fill="{COLORS[c]}"/>')
+        add(f'<text x="{lx + 17}" y="{ly + 10}">{escape(c)}</text>')
     # Grid and axis labels.
     axis_y = top + plot_h
     for e in range(lo_exp, hi_exp + 1):
@@ -186,9 +206,11 @@ def svg_chart(data, machine):
                 f'fill="{COLORS[c]}"><title>{escape(g)}/{escape(c)}: '
                 f"{fmt_ns(v)} ns per call</title></rect>"
             )
+            # Variants share our blue family, so their bars also say which option they are.
+            tag = f" ({c[len(OURS):]})" if c in VARIANTS else ""
             add(
                 f'<text x="{left + w + 4:.1f}" y="{y + bar_h - 4}" fill="#222">'
-                f"{fmt_ns(v)} ns</text>"
+                f"{fmt_ns(v)} ns{escape(tag)}</text>"
             )
             y += bar_h + bar_gap
         y += group_gap - bar_gap
@@ -213,9 +235,10 @@ def fmt_ratio(r):
 
 def markdown(data):
     lines = [
-        "| group | async-breaker | failsafe | recloser | bare | ours − bare | "
-        "faster peer ÷ ours | faster peer's overhead ÷ ours |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| group | "
+        + " | ".join(SHORT.get(c, c) for c in CONTESTANTS)
+        + " | ours − bare | faster peer ÷ ours | faster peer's overhead ÷ ours |",
+        "|---|" + "---:|" * (len(CONTESTANTS) + 3),
     ]
     for g, _ in GROUPS:
         if g not in data:
@@ -238,9 +261,24 @@ def markdown(data):
             + " |"
         )
     lines.append("")
-    lines.append("ns per call, criterion median. Scaling, aggregate calls/s of 2 threads ÷ 1 thread:")
+    lines.append("ns per call, criterion median; — = not measured in that group.")
     lines.append("")
-    lines.append("| path | " + " | ".join(CONTESTANTS) + " |")
+    lines.append("What each opt-in option costs, ns per call over the default `async-breaker`:")
+    lines.append("")
+    lines.append("| group | " + " | ".join(SHORT[v] for v in VARIANTS) + " |")
+    lines.append("|---|" + "---:|" * len(VARIANTS))
+    for g, _ in GROUPS:
+        ours = per_call(data, g, OURS)
+        cells = []
+        for v in VARIANTS:
+            var = per_call(data, g, v)
+            cells.append("—" if None in (ours, var) else f"{var - ours:+.2f}")
+        if any(c != "—" for c in cells):
+            lines.append(f"| `{g}` | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Scaling, aggregate calls/s of 2 threads ÷ 1 thread (2.0x = perfect):")
+    lines.append("")
+    lines.append("| path | " + " | ".join(SHORT.get(c, c) for c in CONTESTANTS) + " |")
     lines.append("|---|" + "---:|" * len(CONTESTANTS))
     for path, one, two in [
         ("closed, success", "one_thread_closed_success", "two_threads_closed_success"),
@@ -272,11 +310,25 @@ def targets(data):
     if ours is not None and None not in peers:
         r = min(peers) / ours
         check("open reject >= 4x faster than the faster peer", r >= 4, f"{r:.1f}x")
+        coarse = per_call(data, g, f"{OURS}+coarse-clock")
+        if coarse is not None:
+            r = min(peers) / coarse
+            check(
+                "open reject >= 4x faster than the faster peer, opt-in coarse clock",
+                r >= 4,
+                f"{r:.1f}x",
+            )
     one = per_call(data, "one_thread_closed_success", OURS)
     two = per_call(data, "two_threads_closed_success", OURS)
     if None not in (one, two):
         r = one / two
         check("2 threads closed success >= 1.8x one thread (aggregate)", r >= 1.8, f"{r:.2f}x")
+    for p in PEERS:
+        one = per_call(data, "one_thread_closed_success", p)
+        two = per_call(data, "two_threads_closed_success", p)
+        if None not in (one, two):
+            r = one / two
+            check(f"{p}: 2 threads closed success below 1x one thread", r < 1.0, f"{r:.2f}x")
     return "\n".join(res)
 
 
