@@ -112,6 +112,7 @@ struct LazyNow<'a> {
 }
 
 impl LazyNow<'_> {
+    #[inline]
     fn get(&mut self) -> u64 {
         *self.now.get_or_insert_with(|| self.clock.now_ms())
     }
@@ -450,6 +451,7 @@ impl<C> CircuitBreaker<C> {
         Some(metrics.snapshot())
     }
 
+    #[inline]
     fn rejection(&self, refusal: Refusal) -> OpenError {
         OpenError {
             name: self.core.name.clone(),

@@ -123,6 +123,7 @@ impl Word {
     pub(crate) const INITIAL: Word = Word(0);
 
     /// Packs the fields. `failures` saturates at [`COUNT_MAX`] and `stamp` at [`STAMP_MAX`].
+    #[inline]
     pub(crate) fn new(phase: Phase, failures: u32, stamp: u64) -> Word {
         let failures = u64::from(failures.min(COUNT_MAX));
         let stamp = stamp.min(STAMP_MAX);
@@ -274,6 +275,7 @@ impl Policy {
     /// `recovery_ms * 2^level`, capped at `backoff_max_ms`, and with jitter somewhere in its
     /// upper half. The jitter is derived from the stamp, so every reader agrees on it without
     /// sharing any state beyond the word.
+    #[inline]
     pub(crate) fn open_ms(&self, w: Word) -> u64 {
         let grown = self.recovery_ms.saturating_mul(1 << w.level());
         let period = grown.min(self.backoff_max_ms.max(self.recovery_ms));
@@ -286,6 +288,7 @@ impl Policy {
 }
 
 /// The finaliser of `SplitMix64`: a cheap, well-spread hash for jitter.
+#[inline]
 const fn mix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -326,6 +329,7 @@ pub(crate) enum Step {
 
 impl Step {
     /// The word to install, if any.
+    #[inline]
     pub(crate) fn written(self) -> Option<Word> {
         match self {
             Step::Write(next) => Some(next),
@@ -335,6 +339,7 @@ impl Step {
 }
 
 /// Clamps a clock reading into `[floor, STAMP_MAX]`.
+#[inline]
 fn clamp(now_ms: u64, floor: u64) -> u64 {
     now_ms.min(STAMP_MAX).max(floor)
 }
@@ -342,11 +347,13 @@ fn clamp(now_ms: u64, floor: u64) -> u64 {
 /// Whether `limit_ms` has run out since `since`, at time `now` (already clamped). At the end of
 /// the stamp range no more time can be measured, so every limit counts as run out rather than
 /// holding the breaker in one phase for ever.
+#[inline]
 fn expired(since: u64, now: u64, limit_ms: u64) -> bool {
     now == STAMP_MAX || now - since >= limit_ms
 }
 
 /// Milliseconds left in the open period of `w` (0 once it has run out).
+#[inline]
 fn remaining(w: Word, now: u64, policy: &Policy) -> u64 {
     let period = policy.open_ms(w);
     if expired(w.stamp(), now, period) {
@@ -362,6 +369,7 @@ fn remaining(w: Word, now: u64, policy: &Policy) -> u64 {
 /// since it was admitted: then the probe is presumed lost (leaked, or stuck for ever) and this
 /// caller takes the slot. The lost probe's ticket no longer matches, so if it ever reports, its
 /// outcome is discarded.
+#[inline]
 pub(crate) fn acquire(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -> Admission {
     match w.phase() {
         Phase::Closed | Phase::Disabled => Admission::Admit(w.ticket()),
@@ -420,6 +428,7 @@ pub(crate) fn succeed(w: Word, ticket: Ticket) -> Step {
 }
 
 /// A call admitted with `ticket` failed. Reads the clock only when the failure opens the breaker.
+#[inline]
 pub(crate) fn fail(
     w: Word,
     ticket: Ticket,
@@ -447,6 +456,7 @@ pub(crate) fn fail(
 
 /// A failure-rate window says the closed cycle of `ticket` has failed too often: open, if that
 /// cycle is still current. Reads the clock only when it opens.
+#[inline]
 pub(crate) fn trip(w: Word, ticket: Ticket, now: &mut impl FnMut() -> u64) -> Step {
     if !w.issued(ticket) || w.phase() != Phase::Closed {
         return Step::Stale;
@@ -456,6 +466,7 @@ pub(crate) fn trip(w: Word, ticket: Ticket, now: &mut impl FnMut() -> u64) -> St
 
 /// A call admitted with `ticket` ended without an outcome (dropped, cancelled or ignored).
 /// A closed-state call leaves no trace; a probe frees the probe slot.
+#[inline]
 pub(crate) fn release(w: Word, ticket: Ticket) -> Step {
     if !w.issued(ticket) {
         return Step::Stale;
