@@ -50,7 +50,7 @@ for target in "${TARGETS[@]}"; do
     fi
     before="$(ls "artifacts/${target}" 2>/dev/null | wc -l)"
     cargo +nightly fuzz run --sanitizer "${FUZZ_SANITIZER}" "${target}" -- \
-        -max_total_time="${FUZZ_SECONDS}" -print_final_stats=1 "${extra[@]}" >"${log}" 2>&1
+        -max_total_time="${FUZZ_SECONDS}" -timeout=10 -print_final_stats=1 "${extra[@]}" >"${log}" 2>&1
     status=$?
     set -e
     grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|==[0-9]+==|SUMMARY)' "${log}" || true
