@@ -215,7 +215,8 @@ def svg_chart(data, machine):
             y += bar_h + bar_gap
         y += group_gap - bar_gap
     add(
-        f'<text x="{left}" y="{height - 10}" fill="#777" font-size="11">'
+        # From the left edge: the note is wider than the plot area.
+        f'<text x="10" y="{height - 10}" fill="#777" font-size="11">'
         "cargo bench --bench compare; python3 scripts/bench_chart.py. "
         "Peers without a probe-in-flight state are not in that group.</text>"
     )
