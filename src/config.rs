@@ -70,8 +70,8 @@ pub enum ConfigError {
         max: Duration,
     },
     /// The failure-rate window's settings were out of range: a percentage outside 1–100, zero
-    /// minimum calls, a count window outside 1–32 calls, or a time window outside 1–64 buckets
-    /// that does not split into whole milliseconds.
+    /// minimum calls, a count window outside 1–32 calls, or a time window outside 1–64 buckets,
+    /// longer than [`MAX_RECOVERY_TIMEOUT`], or not splitting into whole milliseconds.
     #[error("failure_rate settings out of range: {rate:?}")]
     FailureRate {
         /// The settings given.

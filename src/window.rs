@@ -154,9 +154,13 @@ impl Window {
                 if !(1..=MAX_WINDOW_BUCKETS).contains(&buckets) {
                     return None;
                 }
-                // Every bucket a whole, non-zero number of milliseconds.
+                // Every bucket a whole, non-zero number of milliseconds, and the window no longer
+                // than the breaker's time range.
                 let bucket_nanos = u128::from(buckets) * 1_000_000;
-                if window.is_zero() || window.as_nanos() % bucket_nanos != 0 {
+                if window.is_zero()
+                    || window.as_nanos() % bucket_nanos != 0
+                    || window > crate::MAX_RECOVERY_TIMEOUT
+                {
                     return None;
                 }
                 let bucket_ms = u64::try_from(window.as_millis() / u128::from(buckets)).ok()?;
@@ -362,6 +366,14 @@ mod tests {
             FailureRate::last(Duration::from_millis(10), 20, 5, 50),
             FailureRate::last(Duration::from_millis(1_001), 10, 5, 50),
             FailureRate::last(Duration::MAX, 10, 5, 50),
+            // Longer than the breaker's time range (found by the config fuzz target).
+            FailureRate::last(Duration::from_secs(72_300_789_061_647_103), 10, 5, 10),
+            FailureRate::last(
+                crate::MAX_RECOVERY_TIMEOUT + Duration::from_millis(10),
+                10,
+                5,
+                50,
+            ),
         ] {
             assert!(Window::new(&rate).is_none(), "{rate:?}");
         }

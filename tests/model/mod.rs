@@ -234,8 +234,11 @@ fn window(rate: Rate) -> Option<(Window, u32, u32)> {
             if window.is_zero() || window.as_nanos() % bucket_nanos != 0 {
                 return None;
             }
-            // Implementation limit, not documented: the window's milliseconds fit in a u64.
+            // No longer than the breaker's time range (documented with `ConfigError::FailureRate`).
             let window_ms = u64::try_from(window.as_millis()).ok()?;
+            if window_ms > TIME_MAX_MS {
+                return None;
+            }
             let bucket_ms = window_ms / u64::from(buckets);
             (Window::Time { bucket_ms, buckets }, min_calls, percent)
         }
