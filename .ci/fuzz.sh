@@ -2,7 +2,7 @@
 # Bounded fuzzing of every cargo-fuzz target in fuzz/ on nightly.
 #
 #   .ci/fuzz.sh                      # each target for FUZZ_SECONDS (default 60)
-#   FUZZ_SECONDS=3600 .ci/fuzz.sh    # the longer run before a release: an hour per target
+#   FUZZ_SECONDS=3600 FUZZ_SEED=0 .ci/fuzz.sh   # before a release: an hour per target, random seed
 #   FUZZ_KEEP_GOING=1 .ci/fuzz.sh    # keep fuzzing past crashes (libFuzzer fork mode), e.g.
 #                                    # while a known disagreement is open, and count them
 #
@@ -18,6 +18,9 @@
 set -euo pipefail
 
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+# A fixed seed makes the CI run reproducible (the same inputs in the same order on the same
+# binary); FUZZ_SEED=0 lets libFuzzer pick a random seed, for exploratory and release runs.
+FUZZ_SEED="${FUZZ_SEED:-1}"
 FUZZ_SANITIZER="${FUZZ_SANITIZER:-address}"
 FUZZ_KEEP_GOING="${FUZZ_KEEP_GOING:-0}"
 TARGETS=(differential config)
@@ -50,7 +53,8 @@ for target in "${TARGETS[@]}"; do
     fi
     before="$(ls "artifacts/${target}" 2>/dev/null | wc -l)"
     cargo +nightly fuzz run --sanitizer "${FUZZ_SANITIZER}" "${target}" -- \
-        -max_total_time="${FUZZ_SECONDS}" -timeout=10 -print_final_stats=1 "${extra[@]}" >"${log}" 2>&1
+        -max_total_time="${FUZZ_SECONDS}" -timeout=10 -seed="${FUZZ_SEED}" -print_final_stats=1 \
+        "${extra[@]}" >"${log}" 2>&1
     status=$?
     set -e
     grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE)|stat::|==[0-9]+==|SUMMARY)' "${log}" || true
