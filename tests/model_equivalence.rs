@@ -19,18 +19,18 @@
 //! that millisecond and two minimal cases check that both agree.
 
 mod model;
+use model::bridge::{configure, model_state};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
 use async_breaker::{
-    Backoff, CircuitBreaker, ConfigError, FailureRate, HalfOpen, ManualClock, OpenError, Outcome,
-    OwnedPermit, Permit, State,
+    CircuitBreaker, ConfigError, FailureRate, ManualClock, OpenError, Outcome, OwnedPermit, Permit,
 };
 use proptest::prelude::*;
 
-use model::{Decision, Manual, Model, ModelState, Options, Rate, Settings, Token, TIME_MAX_MS};
+use model::{Decision, Manual, Model, Options, Rate, Settings, Token, TIME_MAX_MS};
 
 /// Cases per property when `PROPTEST_CASES` is not set.
 const CASES: u32 = 1_000;
@@ -236,60 +236,13 @@ fn settings() -> impl Strategy<Value = Config> {
         )
 }
 
-fn model_state(state: State) -> ModelState {
-    match state {
-        State::Closed => ModelState::Closed,
-        State::Open => ModelState::Open,
-        State::HalfOpen => ModelState::HalfOpen,
-        State::ForcedOpen => ModelState::ForcedOpen,
-        State::Disabled => ModelState::Disabled,
-        other => panic!("unexpected state {other:?}"),
-    }
-}
-
-fn failure_rate(rate: Rate) -> FailureRate {
-    match rate {
-        Rate::LastCalls {
-            calls,
-            min_calls,
-            percent,
-        } => FailureRate::last_calls(calls, min_calls, percent),
-        Rate::Last {
-            window,
-            buckets,
-            min_calls,
-            percent,
-        } => FailureRate::last(window, buckets, min_calls, percent),
-    }
-}
-
 /// The builder for `config`, every optional setting applied as given.
 fn builder(config: &Config) -> async_breaker::Builder {
     let options = &config.options;
-    let mut builder = CircuitBreaker::builder()
+    let builder = CircuitBreaker::builder()
         .failure_threshold(config.threshold)
         .recovery_timeout(config.recovery);
-    if let Some(deadline) = options.probe_deadline {
-        builder = builder.probe_deadline(deadline);
-    }
-    if let Some((max, jitter)) = options.backoff {
-        let backoff = Backoff::exponential(max);
-        builder = builder.backoff(if jitter {
-            backoff.with_jitter()
-        } else {
-            backoff
-        });
-    }
-    if let Some(threshold) = options.slow_call_threshold {
-        builder = builder.slow_call_threshold(threshold);
-    }
-    if let Some(rate) = options.failure_rate {
-        builder = builder.failure_rate(failure_rate(rate));
-    }
-    if let Some((probes, successes)) = options.half_open {
-        builder = builder.half_open(HalfOpen::probes(probes).closing_after(successes));
-    }
-    builder
+    configure(builder, options)
 }
 
 enum Held<'a> {

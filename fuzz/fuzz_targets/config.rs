@@ -10,14 +10,15 @@
 #[allow(dead_code)]
 #[path = "../../tests/model/mod.rs"]
 mod model;
+use model::bridge::{configure, model_state};
 
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use async_breaker::{Backoff, CircuitBreaker, FailureRate, HalfOpen, ManualClock, State};
+use async_breaker::{CircuitBreaker, ManualClock};
 use libfuzzer_sys::fuzz_target;
 
-use model::{Decision, Model, ModelState, Options, Rate, Settings};
+use model::{Decision, Model, Options, Rate, Settings};
 
 /// A duration from arbitrary parts, either anywhere or near the interesting limits.
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -92,33 +93,6 @@ fn rate(input: &RateInput) -> Rate {
     }
 }
 
-fn failure_rate(rate: Rate) -> FailureRate {
-    match rate {
-        Rate::LastCalls {
-            calls,
-            min_calls,
-            percent,
-        } => FailureRate::last_calls(calls, min_calls, percent),
-        Rate::Last {
-            window,
-            buckets,
-            min_calls,
-            percent,
-        } => FailureRate::last(window, buckets, min_calls, percent),
-    }
-}
-
-fn model_state(state: State) -> ModelState {
-    match state {
-        State::Closed => ModelState::Closed,
-        State::Open => ModelState::Open,
-        State::HalfOpen => ModelState::HalfOpen,
-        State::ForcedOpen => ModelState::ForcedOpen,
-        State::Disabled => ModelState::Disabled,
-        other => panic!("unexpected state {other:?}"),
-    }
-}
-
 fuzz_target!(|input: Input| {
     let recovery = input.recovery.duration();
     let options = Options {
@@ -129,30 +103,11 @@ fuzz_target!(|input: Input| {
         half_open: input.half_open,
     };
     let clock = ManualClock::new();
-    let mut builder = CircuitBreaker::builder()
+    let builder = CircuitBreaker::builder()
         .failure_threshold(input.threshold)
         .recovery_timeout(recovery)
         .clock(clock.clone());
-    if let Some(deadline) = options.probe_deadline {
-        builder = builder.probe_deadline(deadline);
-    }
-    if let Some((max, jitter)) = options.backoff {
-        let backoff = Backoff::exponential(max);
-        builder = builder.backoff(if jitter {
-            backoff.with_jitter()
-        } else {
-            backoff
-        });
-    }
-    if let Some(threshold) = options.slow_call_threshold {
-        builder = builder.slow_call_threshold(threshold);
-    }
-    if let Some(rate) = options.failure_rate {
-        builder = builder.failure_rate(failure_rate(rate));
-    }
-    if let Some((probes, successes)) = options.half_open {
-        builder = builder.half_open(HalfOpen::probes(probes).closing_after(successes));
-    }
+    let builder = configure(builder, &options);
     let expected = Settings::with(input.threshold, recovery, &options);
     let (breaker, settings) = match (builder.build(), expected) {
         (Ok(breaker), Ok(settings)) => {

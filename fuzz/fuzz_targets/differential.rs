@@ -15,18 +15,16 @@
 #[allow(dead_code)]
 #[path = "../../tests/model/mod.rs"]
 mod model;
+use model::bridge::{configure, model_state};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
-use async_breaker::{
-    Backoff, CircuitBreaker, Error, FailureRate, HalfOpen, ManualClock, OpenError, Outcome,
-    OwnedPermit, Permit, State,
-};
+use async_breaker::{CircuitBreaker, Error, ManualClock, OpenError, Outcome, OwnedPermit, Permit};
 use libfuzzer_sys::fuzz_target;
 
-use model::{Decision, Manual, Model, ModelState, Options, Rate, Settings, Token, TIME_MAX_MS};
+use model::{Decision, Manual, Model, Options, Rate, Settings, Token, TIME_MAX_MS};
 
 const MS: u64 = 1_000_000;
 
@@ -149,17 +147,6 @@ fn guarded_acquire(breaker: &Arc<Breaker>) -> Result<OwnedPermit<Predicate>, Ope
     breaker.try_acquire_owned()
 }
 
-fn model_state(state: State) -> ModelState {
-    match state {
-        State::Closed => ModelState::Closed,
-        State::Open => ModelState::Open,
-        State::HalfOpen => ModelState::HalfOpen,
-        State::ForcedOpen => ModelState::ForcedOpen,
-        State::Disabled => ModelState::Disabled,
-        other => panic!("unexpected state {other:?}"),
-    }
-}
-
 fn check_rejection(rejected: &OpenError, expected: Decision) {
     match expected {
         Decision::Rejected {
@@ -277,50 +264,15 @@ fn settings(input: &Input) -> (u32, Duration, Options) {
     (threshold, recovery, options)
 }
 
-fn failure_rate(rate: Rate) -> FailureRate {
-    match rate {
-        Rate::LastCalls {
-            calls,
-            min_calls,
-            percent,
-        } => FailureRate::last_calls(calls, min_calls, percent),
-        Rate::Last {
-            window,
-            buckets,
-            min_calls,
-            percent,
-        } => FailureRate::last(window, buckets, min_calls, percent),
-    }
-}
-
 fuzz_target!(|input: Input| {
     let (threshold, recovery, options) = settings(&input);
     let clock = ManualClock::new();
-    let mut builder = CircuitBreaker::builder()
+    let builder = CircuitBreaker::builder()
         .failure_threshold(threshold)
         .recovery_timeout(recovery)
         .clock(clock.clone())
         .failure_if(is_matching as Predicate);
-    if let Some(deadline) = options.probe_deadline {
-        builder = builder.probe_deadline(deadline);
-    }
-    if let Some((max, jitter)) = options.backoff {
-        let backoff = Backoff::exponential(max);
-        builder = builder.backoff(if jitter {
-            backoff.with_jitter()
-        } else {
-            backoff
-        });
-    }
-    if let Some(threshold) = options.slow_call_threshold {
-        builder = builder.slow_call_threshold(threshold);
-    }
-    if let Some(rate) = options.failure_rate {
-        builder = builder.failure_rate(failure_rate(rate));
-    }
-    if let Some((probes, successes)) = options.half_open {
-        builder = builder.half_open(HalfOpen::probes(probes).closing_after(successes));
-    }
+    let builder = configure(builder, &options);
     let breaker: Arc<Breaker> = Arc::new(builder.build().expect("valid settings"));
     let mut model =
         Model::new(Settings::with(threshold, recovery, &options).expect("valid settings"));

@@ -53,6 +53,8 @@
 //!   At the cap every timeout counts as elapsed, so nothing can be held for ever; there a new
 //!   closed cycle or probe round cannot be told apart from the previous one (documented limit).
 
+pub mod bridge;
+
 use std::time::Duration;
 
 /// The largest time the breaker records, in milliseconds.
