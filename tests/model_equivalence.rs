@@ -19,7 +19,7 @@
 //! that millisecond and two minimal cases check that both agree.
 
 mod model;
-use model::bridge::{configure, model_state};
+use model::bridge::{configure, is_matching, model_state, Breaker, Fault, Predicate};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -34,19 +34,6 @@ use model::{Decision, Manual, Model, Options, Rate, Settings, Token, TIME_MAX_MS
 
 /// Cases per property when `PROPTEST_CASES` is not set.
 const CASES: u32 = 1_000;
-
-/// The error the guarded calls return; the breaker's predicate counts it only if `matching`.
-#[derive(Debug)]
-struct Fault {
-    matching: bool,
-}
-
-type Predicate = fn(&Fault) -> bool;
-type Breaker = CircuitBreaker<Predicate>;
-
-fn is_matching(fault: &Fault) -> bool {
-    fault.matching
-}
 
 /// How a held permit is completed.
 #[derive(Clone, Copy, Debug)]

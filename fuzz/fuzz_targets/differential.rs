@@ -15,7 +15,7 @@
 #[allow(dead_code)]
 #[path = "../../tests/model/mod.rs"]
 mod model;
-use model::bridge::{configure, model_state};
+use model::bridge::{configure, is_matching, model_state, Breaker, Fault, Predicate};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,19 +27,6 @@ use libfuzzer_sys::fuzz_target;
 use model::{Decision, Manual, Model, Options, Rate, Settings, Token, TIME_MAX_MS};
 
 const MS: u64 = 1_000_000;
-
-/// The error the guarded calls return; the breaker's predicate counts it only if `matching`.
-#[derive(Debug)]
-struct Fault {
-    matching: bool,
-}
-
-type Predicate = fn(&Fault) -> bool;
-type Breaker = CircuitBreaker<Predicate>;
-
-fn is_matching(fault: &Fault) -> bool {
-    fault.matching
-}
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
 enum Completion {

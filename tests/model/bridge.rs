@@ -2,9 +2,25 @@
 //! where the differential checks (the proptest and both fuzz targets) configure a real breaker
 //! exactly as the model is configured, and read its state in the model's terms.
 
-use async_breaker::{Backoff, Builder, FailureRate, HalfOpen, State};
+use async_breaker::{Backoff, Builder, CircuitBreaker, FailureRate, HalfOpen, State};
 
 use super::{ModelState, Options, Rate};
+
+/// The error the guarded calls return; the breaker's predicate counts it only if `matching`.
+#[derive(Debug)]
+pub struct Fault {
+    pub matching: bool,
+}
+
+/// The breaker's classifier: a predicate, so that errors can match or not.
+pub type Predicate = fn(&Fault) -> bool;
+/// The breaker under test.
+pub type Breaker = CircuitBreaker<Predicate>;
+
+/// The predicate: a `Fault` counts as a failure only if it says so.
+pub fn is_matching(fault: &Fault) -> bool {
+    fault.matching
+}
 
 /// The real `FailureRate` for the model's `Rate`.
 pub fn failure_rate(rate: Rate) -> FailureRate {
