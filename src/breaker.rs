@@ -251,11 +251,7 @@ impl<C> CircuitBreaker<C> {
                             }
                         }
                     }
-                    self.count(Counter::Rejected);
-                    let rejected = self.rejection(refusal);
-                    #[cfg(feature = "tracing")]
-                    crate::trace::rejected(&rejected);
-                    return Err(rejected);
+                    return Err(self.reject(refusal));
                 }
                 Admission::Probe(next) => match self.core.word.compare_exchange_weak(
                     current.raw(),
@@ -274,8 +270,7 @@ impl<C> CircuitBreaker<C> {
                             match rounds.join(next.stamp()) {
                                 Join::Joined => {}
                                 Join::Full => {
-                                    self.count(Counter::Rejected);
-                                    return Err(self.rejection(Refusal {
+                                    return Err(self.reject(Refusal {
                                         phase: Phase::Probing,
                                         failures: next.failures(),
                                         remaining_ms: 0,
@@ -451,14 +446,19 @@ impl<C> CircuitBreaker<C> {
         Some(metrics.snapshot())
     }
 
+    /// Turns a caller away: counts the rejection, builds the error, reports it to `tracing`.
     #[inline]
-    fn rejection(&self, refusal: Refusal) -> OpenError {
-        OpenError {
+    fn reject(&self, refusal: Refusal) -> OpenError {
+        self.count(Counter::Rejected);
+        let rejected = OpenError {
             name: self.core.name.clone(),
             state: refusal.phase.state(),
             failures: refusal.failures,
             remaining: Duration::from_millis(refusal.remaining_ms),
-        }
+        };
+        #[cfg(feature = "tracing")]
+        crate::trace::rejected(&rejected);
+        rejected
     }
 
     fn view(&self) -> word::View {
