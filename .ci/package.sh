@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Packages every publishable crate of the workspace as crates.io would receive it, and builds
+# each package from its own tarball (cargo's verification step), so a file the library needs
+# but the package leaves out fails here rather than after a release.
+#
+# The loom models (tests/loom) and the fuzz targets (fuzz/) are workspaces of their own and are
+# never published. Tests, benches, scripts and fixtures are kept out by each manifest's
+# `include` list; cargo notes each target it drops for that reason.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --allow-dirty: CI runs on a clean clone, but a developer may run this before committing.
+cargo package --workspace --allow-dirty 2>&1 | grep -v '^warning: ignoring \(test\|benchmark\|example\)'
+for crate in target/package/*.crate; do
+    echo "package.sh: $(basename "${crate}"): $(tar -tzf "${crate}" | wc -l) files"
+done
