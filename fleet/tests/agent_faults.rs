@@ -6,6 +6,7 @@ mod agent_support;
 
 use std::time::Duration;
 
+use async_breaker::remote::Phase;
 use agent_support::{admits, fail, redis, server, test_replicas, wait_until, Replica};
 
 #[test]
@@ -25,6 +26,9 @@ fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
         a.stats().degraded() && b.stats().degraded()
     });
 
+    wait_until("b's hold is released to its own timer", || {
+        bb.remote().snapshot().phase() != Phase::Held
+    });
     // Plain local breakers now: calls keep completing on many threads, the open period runs
     // out on the local timer, a local probe closes the breaker.
     let calls = std::thread::scope(|s| {
