@@ -125,8 +125,14 @@ fn main() {
         closes.push(close);
         probes.push(won() - before);
     }
-    report("trip propagation (local trip -> every replica rejects)", trips);
-    report("close propagation (probe success -> every replica closed)", closes);
+    report(
+        "trip propagation (local trip -> every replica rejects)",
+        trips,
+    );
+    report(
+        "close propagation (probe success -> every replica closed)",
+        closes,
+    );
     let exact = probes.iter().filter(|p| **p == 1).count();
     println!("leases won per cycle: exactly one in {exact} of {cycles} cycles");
 }

@@ -6,8 +6,8 @@ mod agent_support;
 
 use std::time::Duration;
 
-use async_breaker::remote::Phase;
 use agent_support::{admits, fail, redis, server, test_replicas, wait_until, Replica};
+use async_breaker::remote::Phase;
 
 #[test]
 fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
