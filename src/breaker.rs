@@ -55,6 +55,10 @@ pub struct CircuitBreaker<C = AnyError> {
 /// Everything a breaker reads on a call, in one cache-padded block with the word first.
 struct Core<C> {
     word: AtomicU64,
+    /// While the word is `Held`: when the fleet's open period ends, on the breaker's clock, as a
+    /// remote coordinator last reported it. Display data only (rejections report it); nothing
+    /// decides on it, so it is written before the hold it belongs to and read with `Relaxed`.
+    held_until: AtomicU64,
     policy: Policy,
     clock: TimeSource,
     name: Name,
@@ -106,14 +110,14 @@ impl Default for CircuitBreaker<AnyError> {
 }
 
 /// A clock reading taken at most once per operation, however often a CAS loop retries.
-struct LazyNow<'a> {
+pub(crate) struct LazyNow<'a> {
     clock: &'a TimeSource,
     now: Option<u64>,
 }
 
 impl LazyNow<'_> {
     #[inline]
-    fn get(&mut self) -> u64 {
+    pub(crate) fn get(&mut self) -> u64 {
         *self.now.get_or_insert_with(|| self.clock.now_ms())
     }
 }
@@ -129,6 +133,7 @@ impl<C> CircuitBreaker<C> {
         CircuitBreaker {
             core: CachePadded::new(Core {
                 word: AtomicU64::new(Word::INITIAL.raw()),
+                held_until: AtomicU64::new(0),
                 policy,
                 clock,
                 name,
@@ -146,7 +151,7 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Reports a change of public state made by this caller's compare-exchange.
-    fn changed(&self, from: Word, to: Word, now: &mut LazyNow<'_>) {
+    pub(crate) fn changed(&self, from: Word, to: Word, now: &mut LazyNow<'_>) {
         let failures = to.failures();
         let (from, to) = (from.phase().state(), to.phase().state());
         if from == to {
@@ -168,11 +173,11 @@ impl<C> CircuitBreaker<C> {
     }
 
     #[inline]
-    fn load(&self) -> Word {
+    pub(crate) fn load(&self) -> Word {
         Word::from_raw(self.core.word.load(Ordering::Acquire))
     }
 
-    fn lazy_now(&self) -> LazyNow<'_> {
+    pub(crate) fn lazy_now(&self) -> LazyNow<'_> {
         LazyNow {
             clock: &self.core.clock,
             now: None,
@@ -183,7 +188,10 @@ impl<C> CircuitBreaker<C> {
     /// current word and installs what it returns, retrying on contention with the word another
     /// caller installed. Returns the words before and after, or `None` once `rule` declines (the
     /// change no longer applies to the word as it now is).
-    fn update(&self, mut rule: impl FnMut(Word) -> Option<Word>) -> Option<(Word, Word)> {
+    pub(crate) fn update(
+        &self,
+        mut rule: impl FnMut(Word) -> Option<Word>,
+    ) -> Option<(Word, Word)> {
         let mut current = self.load();
         loop {
             let next = rule(current)?;
@@ -228,7 +236,14 @@ impl<C> CircuitBreaker<C> {
                     self.count(Counter::Admitted);
                     return Ok(ticket);
                 }
-                Admission::Reject(refusal) => {
+                Admission::Reject(mut refusal) => {
+                    if refusal.phase == Phase::Held {
+                        refusal.remaining_ms = word::held_remaining(
+                            current,
+                            self.core.held_until.load(Ordering::Relaxed),
+                            now.get(),
+                        );
+                    }
                     if refusal.phase == Phase::Probing {
                         if let Some(rounds) = self.rounds() {
                             // A round with several probes may still have a place.
@@ -452,7 +467,7 @@ impl<C> CircuitBreaker<C> {
         self.count(Counter::Rejected);
         let rejected = OpenError {
             name: self.core.name.clone(),
-            state: refusal.phase.state(),
+            state: refusal.state(),
             failures: refusal.failures,
             remaining: Duration::from_millis(refusal.remaining_ms),
         };
@@ -461,9 +476,22 @@ impl<C> CircuitBreaker<C> {
         rejected
     }
 
+    pub(crate) fn view_of(&self, w: Word, now: &mut LazyNow<'_>) -> word::View {
+        let held_until = self.core.held_until.load(Ordering::Relaxed);
+        word::observe(w, &self.core.policy, held_until, &mut || now.get())
+    }
+
     fn view(&self) -> word::View {
-        let mut now = self.lazy_now();
-        word::observe(self.load(), &self.core.policy, &mut || now.get())
+        self.view_of(self.load(), &mut self.lazy_now())
+    }
+
+    /// Records when the fleet's open period ends, ahead of the hold that reports it.
+    pub(crate) fn set_held_until(&self, until: u64) {
+        self.core.held_until.store(until, Ordering::Relaxed);
+    }
+
+    pub(crate) fn policy(&self) -> &Policy {
+        &self.core.policy
     }
 
     /// Asks to run one call, without futures: for custom runtimes, sync code, or work whose

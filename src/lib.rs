@@ -248,6 +248,7 @@ mod permit;
 mod probes;
 #[cfg(feature = "std")]
 mod registry;
+pub mod remote;
 mod state;
 mod sync;
 #[cfg(feature = "tower")]

@@ -22,7 +22,8 @@
 //!   that began the phase, kept as the phase's identity. 42 bits of milliseconds is 139 years.
 //! - **failures**: consecutive failures (saturating at 65 535, so thresholds go up to that).
 //! - **phase**: `0` closed, `1` open, `2` half-open with the probe slot free, `3` half-open with
-//!   a probe in flight, `4` forced open, `5` disabled. `6` and `7` are reserved.
+//!   a probe in flight, `4` forced open, `5` disabled, `6` held open by a remote coordinator
+//!   (see [Remote coordination](#remote-coordination)). `7` is reserved.
 //! - **level**: the backoff level. Each failed probe raises it by one (up to 7); the open period
 //!   is the recovery timeout doubled once per level, capped by the backoff maximum. Closing resets
 //!   it to 0. Without backoff the cap equals the recovery timeout, so the level changes nothing.
@@ -37,6 +38,21 @@
 //! than the one before it. The probe's own ticket differs from a closed-cycle ticket by phase.
 //! Manual transitions (force open, disable, reset) take `max(now, stamp + 1)`, so they too start
 //! a cycle no earlier ticket can match.
+//!
+//! # Remote coordination
+//!
+//! A coordinator outside the call path (the fleet agent of `async-breaker-fleet`) can move the
+//! word with [`remote`]: *hold* it open while the fleet is open or probing elsewhere, *grant*
+//! it the fleet's one probe, *revoke* an unclaimed grant, *close* it when the fleet closes, and
+//! *release* it back to a plain local breaker. Each is one compare-exchange and starts a new
+//! cycle (stamp `max(now, stamp + 1)`), so every permit admitted before is stale.
+//!
+//! `Held` (phase 6) rejects every caller and never admits a probe while the coordinator keeps
+//! renewing it. Its stamp is when it was last held; how long the fleet's open period still runs
+//! is display data that the breaker keeps beside the word (it decides nothing). A `Held` word not
+//! renewed for its open period plus the probe deadline behaves like an `Open` word whose time has
+//! run out: the next caller becomes a local probe. So a coordinator that dies or hangs can never
+//! hold a breaker for ever.
 //!
 //! # Time
 //!
@@ -84,6 +100,10 @@ pub(crate) enum Phase {
     ForcedOpen = 4,
     /// Disabled by hand: every call is admitted and no outcome is recorded.
     Disabled = 5,
+    /// Held open by a remote coordinator since `stamp`: every call is rejected, and no probe is
+    /// admitted until the coordinator grants one, or until the hold has gone unrenewed for its
+    /// open period plus the probe deadline (then the next caller probes, as from `Open`).
+    Held = 6,
 }
 
 impl Phase {
@@ -92,7 +112,7 @@ impl Phase {
     pub(crate) const fn state(self) -> State {
         match self {
             Phase::Closed => State::Closed,
-            Phase::Open => State::Open,
+            Phase::Open | Phase::Held => State::Open,
             Phase::HalfOpen | Phase::Probing => State::HalfOpen,
             Phase::ForcedOpen => State::ForcedOpen,
             Phase::Disabled => State::Disabled,
@@ -107,8 +127,9 @@ impl Phase {
             3 => Phase::Probing,
             4 => Phase::ForcedOpen,
             5 => Phase::Disabled,
-            // Only `new` writes phases and it writes the six above, so 0 is the only other
-            // value that can occur; the reserved values fall back to the safe default.
+            6 => Phase::Held,
+            // Only `new` writes phases and it writes the seven above, so 0 is the only other
+            // value that can occur; the reserved value falls back to the safe default.
             _ => Phase::Closed,
         }
     }
@@ -170,6 +191,11 @@ impl Word {
     #[inline]
     pub(crate) const fn ticket(self) -> Ticket {
         Ticket(self.0 & TICKET_MASK)
+    }
+
+    /// The phase and stamp bits: the identity of the word's cycle, for remote coordinators.
+    pub(crate) const fn cycle(self) -> u64 {
+        self.0 & TICKET_MASK
     }
 
     /// Closed, as a single mask test (the admission fast path).
@@ -277,13 +303,22 @@ impl Policy {
     /// sharing any state beyond the word.
     #[inline]
     pub(crate) fn open_ms(&self, w: Word) -> u64 {
-        let grown = self.recovery_ms.saturating_mul(1 << w.level());
-        let period = grown.min(self.backoff_max_ms.max(self.recovery_ms));
+        let period = self.period_ms(w.level());
         if self.jitter {
             period - mix(w.stamp() ^ (w.level() << 56)) % (period / 2 + 1)
         } else {
             period
         }
+    }
+}
+
+impl Policy {
+    /// The open period at backoff `level`, without jitter: `recovery_ms * 2^level`, capped at
+    /// `backoff_max_ms`.
+    #[inline]
+    pub(crate) fn period_ms(&self, level: u64) -> u64 {
+        let grown = self.recovery_ms.saturating_mul(1 << level.min(MAX_LEVEL));
+        grown.min(self.backoff_max_ms.max(self.recovery_ms))
     }
 }
 
@@ -298,11 +333,41 @@ const fn mix(mut x: u64) -> u64 {
 /// Why a call was turned away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Refusal {
-    /// `Open`, or `Probing` while another caller's probe is in flight.
+    /// `Open`, `Probing` while another caller's probe is in flight, `ForcedOpen`, or `Held`.
     pub(crate) phase: Phase,
     pub(crate) failures: u32,
-    /// Milliseconds until a probe may be admitted; 0 while a probe is in flight.
+    /// Milliseconds until a probe may be admitted; 0 while a probe is in flight. For `Held` the
+    /// rule leaves it 0 and the breaker fills in what it was told of the fleet's open period.
     pub(crate) remaining_ms: u64,
+}
+
+impl Refusal {
+    /// The state the rejected caller is told about: a held breaker whose fleet open period has
+    /// run out is half-open (the fleet's probe is in flight elsewhere).
+    #[inline]
+    pub(crate) const fn state(&self) -> State {
+        match self.phase {
+            Phase::Held => held_state(self.remaining_ms),
+            phase => phase.state(),
+        }
+    }
+}
+
+/// Milliseconds left at `now` of the fleet's open period of the `Held` word `w`, which its
+/// coordinator said ends at `held_until`.
+#[inline]
+pub(crate) fn held_remaining(w: Word, held_until: u64, now: u64) -> u64 {
+    held_until.saturating_sub(clamp(now, w.stamp()))
+}
+
+/// The public state of a `Held` word whose fleet open period has `remaining_ms` left.
+#[inline]
+pub(crate) const fn held_state(remaining_ms: u64) -> State {
+    if remaining_ms > 0 {
+        State::Open
+    } else {
+        State::HalfOpen
+    }
 }
 
 /// What a caller asking for admission gets.
@@ -405,7 +470,27 @@ pub(crate) fn acquire(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -
             failures: w.failures(),
             remaining_ms: 0,
         }),
+        Phase::Held => {
+            let now = clamp(now(), w.stamp());
+            if expired(w.stamp(), now, held_limit(w, policy)) {
+                Admission::Probe(w.with(Phase::Probing, w.failures(), now))
+            } else {
+                Admission::Reject(Refusal {
+                    phase: Phase::Held,
+                    failures: w.failures(),
+                    remaining_ms: 0,
+                })
+            }
+        }
     }
+}
+
+/// How long a `Held` word lasts without renewal: its open period plus the probe deadline.
+#[inline]
+fn held_limit(w: Word, policy: &Policy) -> u64 {
+    policy
+        .period_ms(w.level())
+        .saturating_add(policy.probe_deadline_ms)
 }
 
 /// A call admitted with `ticket` succeeded (or failed with an error that does not count).
@@ -423,7 +508,7 @@ pub(crate) fn succeed(w: Word, ticket: Ticket) -> Step {
         // A disabled breaker records nothing.
         Phase::Disabled => Step::Keep,
         // No ticket is ever issued in these phases.
-        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen => Step::Stale,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held => Step::Stale,
     }
 }
 
@@ -450,7 +535,7 @@ pub(crate) fn fail(
                 .with_level(w.level() + 1),
         ),
         Phase::Disabled => Step::Keep,
-        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen => Step::Stale,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held => Step::Stale,
     }
 }
 
@@ -474,7 +559,7 @@ pub(crate) fn release(w: Word, ticket: Ticket) -> Step {
     match w.phase() {
         Phase::Probing => Step::Write(w.with(Phase::HalfOpen, w.failures(), w.stamp())),
         Phase::Closed | Phase::Disabled => Step::Keep,
-        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen => Step::Stale,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held => Step::Stale,
     }
 }
 
@@ -510,6 +595,65 @@ pub(crate) fn manual(w: Word, to: Manual, now: &mut impl FnMut() -> u64) -> Opti
     })
 }
 
+/// A transition asked for by a remote coordinator (see [Remote coordination](self#remote-coordination)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Remote {
+    /// The fleet is open, or probing elsewhere: reject every call at backoff `level`, and admit
+    /// no probe until granted. Also renews a hold.
+    Hold {
+        /// The fleet's backoff level.
+        level: u64,
+    },
+    /// This breaker won the fleet's probe: free the probe slot so the next caller probes.
+    Grant,
+    /// Take back a grant nobody claimed: only if the word is still exactly this one.
+    Revoke(Word),
+    /// The fleet closed: closed, no failures, the base open period.
+    Close,
+    /// The coordinator lost the fleet: a plain local breaker again. With `fleet_open` the local
+    /// breaker opens for a full open period of its own; otherwise (the fleet was probing) the
+    /// probe slot is freed so the next caller probes locally.
+    Release {
+        /// Whether the fleet's open period was still running.
+        fleet_open: bool,
+    },
+}
+
+/// The word after a remote transition, or `None` if it does not apply to `w`: nothing remote
+/// moves a breaker forced open or disabled by hand (manual control wins locally), a grant or a
+/// release needs a `Held` word, a revoke needs the exact granted word, and closing a closed
+/// breaker changes nothing (its count is its own).
+pub(crate) fn remote(w: Word, to: Remote, now: &mut impl FnMut() -> u64) -> Option<Word> {
+    let phase = w.phase();
+    if matches!(phase, Phase::ForcedOpen | Phase::Disabled) {
+        return None;
+    }
+    let mut stamp = || clamp(now(), w.stamp().saturating_add(1));
+    match to {
+        Remote::Hold { level } => {
+            Some(w.with(Phase::Held, w.failures(), stamp()).with_level(level))
+        }
+        Remote::Grant if phase == Phase::Held => {
+            Some(w.with(Phase::HalfOpen, w.failures(), stamp()))
+        }
+        Remote::Revoke(granted) if w == granted && phase == Phase::HalfOpen => {
+            Some(w.with(Phase::Held, w.failures(), stamp()))
+        }
+        Remote::Close if phase != Phase::Closed => {
+            Some(w.with(Phase::Closed, 0, stamp()).with_level(0))
+        }
+        Remote::Release { fleet_open } if phase == Phase::Held => {
+            let to = if fleet_open {
+                Phase::Open
+            } else {
+                Phase::HalfOpen
+            };
+            Some(w.with(to, w.failures(), stamp()))
+        }
+        Remote::Grant | Remote::Revoke(_) | Remote::Close | Remote::Release { .. } => None,
+    }
+}
+
 /// What a reader sees: the public state, the failure count and the open time left.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct View {
@@ -518,10 +662,20 @@ pub(crate) struct View {
     pub(crate) remaining_ms: u64,
 }
 
-/// Decodes `w` for readers. Reads the clock only when the breaker is open.
-pub(crate) fn observe(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -> View {
+/// Decodes `w` for readers. Reads the clock only when the breaker is open or held. A held
+/// word reports the fleet's open period as ending at `held_until` on the breaker's clock.
+pub(crate) fn observe(
+    w: Word,
+    policy: &Policy,
+    held_until: u64,
+    now: &mut impl FnMut() -> u64,
+) -> View {
     let (state, remaining_ms) = match w.phase() {
         Phase::Closed => (State::Closed, 0),
+        Phase::Held => {
+            let remaining = held_remaining(w, held_until, now());
+            (held_state(remaining), remaining)
+        }
         Phase::Open => {
             let now = clamp(now(), w.stamp());
             match remaining(w, now, policy) {
@@ -663,7 +817,7 @@ mod tests {
                 remaining_ms: 800
             })
         );
-        let view = observe(w, &POLICY, &mut at(700));
+        let view = observe(w, &POLICY, 0, &mut at(700));
         assert_eq!((view.state, view.remaining_ms), (State::Open, 800));
     }
 
@@ -677,7 +831,10 @@ mod tests {
                 ..
             })
         ));
-        assert_eq!(observe(w, &POLICY, &mut at(1_500)).state, State::HalfOpen);
+        assert_eq!(
+            observe(w, &POLICY, 0, &mut at(1_500)).state,
+            State::HalfOpen
+        );
         let probing = probe(acquire(w, &POLICY, &mut at(1_500)));
         assert_eq!(probing, Word::new(Phase::Probing, 3, 1_500));
     }
@@ -693,7 +850,10 @@ mod tests {
                 remaining_ms: 0
             })
         );
-        assert_eq!(observe(w, &POLICY, &mut no_clock()).state, State::HalfOpen);
+        assert_eq!(
+            observe(w, &POLICY, 0, &mut no_clock()).state,
+            State::HalfOpen
+        );
     }
 
     #[test]
@@ -723,7 +883,7 @@ mod tests {
         assert_eq!(reopened, Word::new(Phase::Open, 4, 1_600).with_level(1));
         // Without backoff the raised level changes nothing: the period is capped at the base.
         assert_eq!(
-            observe(reopened, &POLICY, &mut at(1_600)).remaining_ms,
+            observe(reopened, &POLICY, 0, &mut at(1_600)).remaining_ms,
             1_000
         );
     }
@@ -768,7 +928,7 @@ mod tests {
         let w = Word::new(Phase::Closed, 2, 900);
         let opened = written(fail(w, w.ticket(), &POLICY, &mut at(100)));
         assert_eq!(opened.stamp(), 900);
-        let view = observe(opened, &POLICY, &mut at(0));
+        let view = observe(opened, &POLICY, 0, &mut at(0));
         assert_eq!((view.state, view.remaining_ms), (State::Open, 1_000));
         assert!(matches!(
             acquire(opened, &POLICY, &mut at(1_900)),
@@ -877,7 +1037,7 @@ mod tests {
             })
         );
         assert_eq!(
-            observe(forced, &POLICY, &mut no_clock()).state,
+            observe(forced, &POLICY, 0, &mut no_clock()).state,
             State::ForcedOpen
         );
         assert_eq!(fail(forced, ticket, &POLICY, &mut no_clock()), Step::Stale);
@@ -891,7 +1051,7 @@ mod tests {
         let w = Word::new(Phase::Open, 3, 10).with_level(2);
         let disabled = manual(w, Manual::Disable, &mut at(20)).unwrap();
         assert_eq!(
-            observe(disabled, &POLICY, &mut no_clock()).state,
+            observe(disabled, &POLICY, 0, &mut no_clock()).state,
             State::Disabled
         );
         let Admission::Admit(ticket) = acquire(disabled, &POLICY, &mut no_clock()) else {

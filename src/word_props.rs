@@ -8,8 +8,8 @@
 use proptest::prelude::*;
 
 use crate::word::{
-    acquire, fail, manual, observe, release, succeed, Admission, Manual, Phase, Policy, Step, Word,
-    COUNT_MAX, MAX_LEVEL, STAMP_MAX,
+    acquire, fail, manual, observe, release, remote, succeed, Admission, Manual, Phase, Policy,
+    Remote, Step, Word, COUNT_MAX, MAX_LEVEL, STAMP_MAX,
 };
 use crate::State;
 
@@ -38,6 +38,19 @@ fn phase() -> impl Strategy<Value = Phase> {
         Just(Phase::Probing),
         Just(Phase::ForcedOpen),
         Just(Phase::Disabled),
+        Just(Phase::Held),
+    ]
+}
+
+/// Any remote transition; a revoke names either the word itself or another one.
+fn remote_step(w: Word, other: Word) -> impl Strategy<Value = Remote> {
+    prop_oneof![
+        (0..=MAX_LEVEL + 2).prop_map(|level| Remote::Hold { level }),
+        Just(Remote::Grant),
+        Just(Remote::Revoke(w)),
+        Just(Remote::Revoke(other)),
+        Just(Remote::Close),
+        any::<bool>().prop_map(|fleet_open| Remote::Release { fleet_open }),
     ]
 }
 
@@ -139,7 +152,7 @@ fn successors(w: Word, ticket_source: Word, policy: &Policy, now: u64) -> Vec<Wo
     let failed = fail(w, ticket, policy, &mut || clock.read());
     assert!(clock.reads <= 1, "fail read the clock twice");
     let mut clock = Counting { now, reads: 0 };
-    let _ = observe(w, policy, &mut || clock.read());
+    let _ = observe(w, policy, 0, &mut || clock.read());
     assert!(clock.reads <= 1, "observe read the clock twice");
     for step in [succeed(w, ticket), failed, release(w, ticket)] {
         if let Step::Write(next) = step {
@@ -183,13 +196,14 @@ proptest! {
         prop_assert_eq!(w.stamp(), raw & STAMP_MAX);
         prop_assert_eq!(u64::from(w.failures()), (raw >> 42) & u64::from(COUNT_MAX));
         prop_assert_eq!(w.level(), raw >> LEVEL_SHIFT);
-        // Reserved phases (6 and 7) read as closed, the safe default.
+        // The reserved phase (7) reads as closed, the safe default.
         let expected = match (raw >> 58) & 0b111 {
             1 => Phase::Open,
             2 => Phase::HalfOpen,
             3 => Phase::Probing,
             4 => Phase::ForcedOpen,
             5 => Phase::Disabled,
+            6 => Phase::Held,
             _ => Phase::Closed,
         };
         prop_assert_eq!(w.phase(), expected);
@@ -243,12 +257,76 @@ proptest! {
         }
     }
 
+    /// A remote transition leaves a breaker forced open or disabled by hand alone; otherwise
+    /// it starts a new cycle (no earlier ticket matches, below the end of the stamp range),
+    /// never lowers the stamp, reads the clock at most once, and lands in the documented phase
+    /// and level.
+    #[test]
+    fn remote_transitions_start_a_new_cycle_and_spare_manual_states(
+        (w, to) in (raw_word(), raw_word()).prop_flat_map(|(w, other)| (Just(w), remote_step(w, other))),
+        now in reading(),
+    ) {
+        let mut clock = Counting { now, reads: 0 };
+        let next = remote(w, to, &mut || clock.read());
+        prop_assert!(clock.reads <= 1, "a remote transition read the clock twice");
+        if matches!(w.phase(), Phase::ForcedOpen | Phase::Disabled) {
+            prop_assert_eq!(next, None);
+            return Ok(());
+        }
+        let expected = match to {
+            Remote::Hold { level } => Some((Phase::Held, level.min(MAX_LEVEL), w.failures())),
+            Remote::Grant => (w.phase() == Phase::Held).then_some((Phase::HalfOpen, w.level(), w.failures())),
+            Remote::Revoke(granted) => (granted == w && w.phase() == Phase::HalfOpen)
+                .then_some((Phase::Held, w.level(), w.failures())),
+            Remote::Close => (w.phase() != Phase::Closed).then_some((Phase::Closed, 0, 0)),
+            Remote::Release { fleet_open } => (w.phase() == Phase::Held).then_some((
+                if fleet_open { Phase::Open } else { Phase::HalfOpen },
+                w.level(),
+                w.failures(),
+            )),
+        };
+        prop_assert_eq!(next.map(|n| (n.phase(), n.level(), n.failures())), expected);
+        if let Some(next) = next {
+            prop_assert!(next.stamp() >= w.stamp());
+            if w.stamp() < STAMP_MAX {
+                prop_assert!(!next.issued(w.ticket()), "{:?} -> {:?}", w, next);
+                prop_assert_ne!(next.cycle(), w.cycle());
+            }
+        }
+    }
+
+    /// A held breaker admits nobody until its hold has gone unrenewed for its open period plus
+    /// the probe deadline; then exactly the caller that finds it so becomes a probe.
+    #[test]
+    fn a_held_word_rejects_until_its_hold_lapses(
+        policy in policy(),
+        level in 0..=MAX_LEVEL,
+        failures in 0..=COUNT_MAX,
+        stamp in 0..STAMP_MAX / 2,
+        after in prop_oneof![0..10_u64, any::<u64>()],
+    ) {
+        let held = Word::from_raw(Word::new(Phase::Held, failures, stamp).raw() | (level << LEVEL_SHIFT));
+        let now = stamp.saturating_add(after);
+        let limit = policy.period_ms(level).saturating_add(policy.probe_deadline_ms);
+        match acquire(held, &policy, &mut || now) {
+            Admission::Probe(next) => {
+                prop_assert!(now.min(STAMP_MAX) == STAMP_MAX || after >= limit);
+                prop_assert_eq!((next.phase(), next.level(), next.failures()), (Phase::Probing, level, failures));
+            }
+            Admission::Reject(refusal) => {
+                prop_assert!(after < limit);
+                prop_assert_eq!(refusal.phase, Phase::Held);
+            }
+            Admission::Admit(_) => prop_assert!(false, "a held word admitted a plain call"),
+        }
+    }
+
     /// The success fast path's single mask test agrees with the rule it shortcuts.
     #[test]
     fn the_quiet_fast_path_agrees_with_succeed(w in raw_word(), other in raw_word(), own in any::<bool>()) {
-        // Reserved phase values (6, 7) are never written; `phase()` reads them as closed only as
-        // a defensive fallback, so the fast path need not agree on them.
-        prop_assume!((w.raw() >> 58) & 0b111 <= 5 && (other.raw() >> 58) & 0b111 <= 5);
+        // The reserved phase value (7) is never written; `phase()` reads it as closed only as
+        // a defensive fallback, so the fast path need not agree on it.
+        prop_assume!((w.raw() >> 58) & 0b111 <= 6 && (other.raw() >> 58) & 0b111 <= 6);
         let ticket = if own { w.ticket() } else { other.ticket() };
         prop_assert_eq!(w.quiet_for(ticket), succeed(w, ticket) == Step::Keep && w.phase() == Phase::Closed);
         prop_assert_eq!(w.is_closed(), w.phase() == Phase::Closed);
@@ -272,14 +350,21 @@ proptest! {
     /// What readers see is consistent with the word: open exactly while time remains, never
     /// more than the longest open period, and the count as stored.
     #[test]
-    fn observation_is_consistent(w in raw_word(), policy in policy(), now in reading()) {
-        let view = observe(w, &policy, &mut || now);
+    fn observation_is_consistent(
+        w in raw_word(),
+        policy in policy(),
+        now in reading(),
+        held_for in 0..=STAMP_MAX,
+    ) {
+        // What a coordinator records for a hold: a period that ends at most one open period on.
+        let held_until = now.min(STAMP_MAX).saturating_add(held_for.min(policy.period_ms(w.level())));
+        let view = observe(w, &policy, held_until, &mut || now);
         prop_assert_eq!(view.failures, w.failures());
         prop_assert!(view.remaining_ms <= policy.backoff_max_ms.max(policy.recovery_ms));
         prop_assert_eq!(view.state == State::Open, view.remaining_ms > 0);
         match w.phase() {
             Phase::Closed => prop_assert_eq!(view.state, State::Closed),
-            Phase::Open => prop_assert_ne!(view.state, State::Closed),
+            Phase::Open | Phase::Held => prop_assert_ne!(view.state, State::Closed),
             Phase::HalfOpen | Phase::Probing => prop_assert_eq!(view.state, State::HalfOpen),
             Phase::ForcedOpen => prop_assert_eq!(view.state, State::ForcedOpen),
             Phase::Disabled => prop_assert_eq!(view.state, State::Disabled),
@@ -292,7 +377,7 @@ proptest! {
     #[test]
     fn distinct_cycles_carry_distinct_tickets(
         policy in prop_oneof![small_policy(), policy()],
-        events in proptest::collection::vec((0..5_u8, 0..4_usize, 0..(STAMP_MAX - 1)), 1..200),
+        events in proptest::collection::vec((0..10_u8, 0..4_usize, 0..(STAMP_MAX - 1)), 1..200),
         small in any::<bool>(),
     ) {
         let mut w = Word::INITIAL;
@@ -324,13 +409,19 @@ proptest! {
                     Step::Write(next) => Some(next),
                     _ => None,
                 },
-                _ => match release(w, ticket) {
+                4 => match release(w, ticket) {
                     Step::Write(next) => Some(next),
                     _ => None,
                 },
+                // A coordinator moving the breaker in between.
+                5 => remote(w, Remote::Hold { level: (pick as u64) % 3 }, &mut || now),
+                6 => remote(w, Remote::Grant, &mut || now),
+                7 => remote(w, Remote::Close, &mut || now),
+                8 => remote(w, Remote::Release { fleet_open: pick % 2 == 0 }, &mut || now),
+                _ => remote(w, Remote::Revoke(w), &mut || now),
             };
             if let Some(next) = next {
-                if before.phase() == Phase::Probing && next.phase() == Phase::Closed {
+                if next.phase() == Phase::Closed && before.phase() != Phase::Closed {
                     prop_assert!(
                         !closed_tickets.contains(&next.ticket()),
                         "closed cycle {:?} reuses an earlier cycle's ticket", next

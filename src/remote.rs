@@ -1,0 +1,402 @@
+//! Remote coordination: the hooks a coordinator outside the call path uses to make several
+//! breakers act as one, such as the fleet agent of `async-breaker-fleet`, which shares one
+//! breaker across every replica of a service through Redis or Valkey.
+//!
+//! Nothing here touches the call path. A coordinator reads a breaker with
+//! [`Remote::snapshot`] (one atomic load) as often as it likes, and moves it with single
+//! compare-exchange transitions:
+//!
+//! | call | from | to | when |
+//! |---|---|---|---|
+//! | [`hold`](Remote::hold) | closed, open, held, half-open, probing | held | the fleet is open, or probing elsewhere (also renews a hold) |
+//! | [`grant_probe`](Remote::grant_probe) | held | half-open | this breaker won the fleet's one probe |
+//! | [`revoke_probe`](Remote::revoke_probe) | that exact half-open word | held | nobody here claimed the grant |
+//! | [`close`](Remote::close) | open, held, half-open, probing | closed | the fleet closed |
+//! | [`release`](Remote::release) | held | open or half-open | the coordinator lost the fleet: a plain local breaker again |
+//!
+//! A breaker forced open or disabled by hand ignores all of them: manual control wins locally.
+//! Every transition starts a new cycle, so outcomes of calls admitted before it are discarded,
+//! and fires the usual [transition event](crate::Builder::on_transition) when the public state
+//! changes.
+//!
+//! # Held
+//!
+//! A held breaker rejects every caller, reports [`State::Open`] with the time left of the fleet's
+//! open period, then [`State::HalfOpen`] once it has run out (the fleet's probe is in flight
+//! somewhere else), and admits no probe of its own. A hold lasts until the coordinator moves the
+//! breaker on, or until it has gone unrenewed for its open period (at its backoff level) plus
+//! the [probe deadline](crate::Builder::probe_deadline): then the next caller probes as if the
+//! breaker were plainly open. A coordinator that dies or hangs can therefore never wedge a
+//! breaker; a live one renews each hold well within the probe deadline.
+//!
+//! ```
+//! use std::time::Duration;
+//! use async_breaker::{CircuitBreaker, ManualClock, State};
+//! use async_breaker::remote::Phase;
+//!
+//! let clock = ManualClock::new();
+//! let breaker = CircuitBreaker::builder()
+//!     .recovery_timeout(Duration::from_secs(10))
+//!     .clock(clock.clone())
+//!     .build()?;
+//! let remote = breaker.remote();
+//!
+//! // Another replica tripped; the fleet stays open for 7 more seconds.
+//! remote.hold(Duration::from_secs(7), 0);
+//! assert_eq!(breaker.state(), State::Open);
+//! assert_eq!(breaker.open_remaining(), Duration::from_secs(7));
+//! assert!(breaker.try_acquire().is_err());
+//!
+//! // The fleet's open period ends and this replica wins the probe lease.
+//! clock.advance(Duration::from_secs(7));
+//! let granted = remote.grant_probe().expect("held");
+//! assert_eq!(granted.phase(), Phase::HalfOpen);
+//! let probe = breaker.try_acquire()?;
+//! assert!(probe.is_probe());
+//! assert!(breaker.try_acquire().is_err()); // exactly one probe
+//! probe.success();
+//! assert_eq!(remote.snapshot().phase(), Phase::Closed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use core::fmt;
+use core::time::Duration;
+
+use crate::breaker::CircuitBreaker;
+use crate::word::{self, Word, MAX_LEVEL};
+use crate::State;
+
+/// Where a breaker's word is, in more detail than [`State`]: what a coordinator needs to tell a
+/// local open period from a fleet hold, and a free probe slot from a probe in flight.
+///
+/// ```
+/// use async_breaker::{remote::Phase, CircuitBreaker};
+/// assert_eq!(CircuitBreaker::new().remote().snapshot().phase(), Phase::Closed);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Every call is admitted.
+    Closed,
+    /// Open on its own timer; the breaker probes by itself when it runs out.
+    Open,
+    /// Held open by a coordinator (see the [module docs](self#held)).
+    Held,
+    /// The probe slot is free: the next caller becomes the probe.
+    HalfOpen,
+    /// A probe admitted here is in flight.
+    Probing,
+    /// Forced open by hand.
+    ForcedOpen,
+    /// Disabled by hand.
+    Disabled,
+}
+
+impl Phase {
+    fn of(w: Word) -> Phase {
+        match w.phase() {
+            word::Phase::Closed => Phase::Closed,
+            word::Phase::Open => Phase::Open,
+            word::Phase::Held => Phase::Held,
+            word::Phase::HalfOpen => Phase::HalfOpen,
+            word::Phase::Probing => Phase::Probing,
+            word::Phase::ForcedOpen => Phase::ForcedOpen,
+            word::Phase::Disabled => Phase::Disabled,
+        }
+    }
+}
+
+/// One reading of a breaker's word, from [`Remote::snapshot`] or returned by a transition.
+///
+/// ```
+/// use async_breaker::{remote::Phase, CircuitBreaker, State};
+///
+/// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+/// let before = breaker.remote().snapshot();
+/// let _ = breaker.call(|| Err::<(), _>("down"));
+/// let after = breaker.remote().snapshot();
+/// assert_ne!(before.cycle(), after.cycle()); // something happened in between
+/// assert_eq!((after.phase(), after.state(), after.failures()), (Phase::Open, State::Open, 1));
+/// assert!(after.remaining() > std::time::Duration::ZERO);
+/// # Ok::<(), async_breaker::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Snapshot {
+    word: u64,
+    state: State,
+    remaining_ms: u64,
+}
+
+impl Snapshot {
+    fn new(w: Word, view: &word::View) -> Snapshot {
+        Snapshot {
+            word: w.raw(),
+            state: view.state,
+            remaining_ms: view.remaining_ms,
+        }
+    }
+
+    fn word(&self) -> Word {
+        Word::from_raw(self.word)
+    }
+
+    /// The phase of the word.
+    ///
+    /// ```
+    /// use async_breaker::{remote::Phase, CircuitBreaker};
+    /// let breaker = CircuitBreaker::new();
+    /// breaker.force_open();
+    /// assert_eq!(breaker.remote().snapshot().phase(), Phase::ForcedOpen);
+    /// ```
+    pub fn phase(&self) -> Phase {
+        Phase::of(self.word())
+    }
+
+    /// The public state, as [`CircuitBreaker::state`] reported it at the time.
+    ///
+    /// ```
+    /// use async_breaker::{CircuitBreaker, State};
+    /// assert_eq!(CircuitBreaker::new().remote().snapshot().state(), State::Closed);
+    /// ```
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The consecutive-failure count.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// assert_eq!(breaker.remote().snapshot().failures(), 1);
+    /// ```
+    pub fn failures(&self) -> u32 {
+        self.word().failures()
+    }
+
+    /// The backoff level, `0..=7`: how many times the open period has doubled.
+    ///
+    /// ```
+    /// assert_eq!(async_breaker::CircuitBreaker::new().remote().snapshot().level(), 0);
+    /// ```
+    pub fn level(&self) -> u8 {
+        // The level field is three bits wide.
+        u8::try_from(self.word().level()).unwrap_or(u8::MAX)
+    }
+
+    /// Time left of the open period (a local one, or the fleet's while held); zero otherwise.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// assert_eq!(breaker.remote().snapshot().remaining(), Duration::ZERO);
+    /// breaker.remote().hold(Duration::from_secs(3), 0);
+    /// assert!(breaker.remote().snapshot().remaining() > Duration::from_secs(2));
+    /// ```
+    pub fn remaining(&self) -> Duration {
+        Duration::from_millis(self.remaining_ms)
+    }
+
+    /// The identity of the word's cycle: it changes with every transition (and every renewed
+    /// hold), so two snapshots with the same cycle saw no transition in between.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// let a = breaker.remote().snapshot();
+    /// assert_eq!(a.cycle(), breaker.remote().snapshot().cycle());
+    /// breaker.reset();
+    /// assert_ne!(a.cycle(), breaker.remote().snapshot().cycle());
+    /// ```
+    pub fn cycle(&self) -> u64 {
+        self.word().cycle()
+    }
+}
+
+impl fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("phase", &self.phase())
+            .field("state", &self.state)
+            .field("failures", &self.failures())
+            .field("level", &self.level())
+            .field("remaining", &self.remaining())
+            .field("cycle", &self.cycle())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A coordinator's handle on one breaker, from [`CircuitBreaker::remote`]. See the
+/// [module docs](self).
+///
+/// ```
+/// use async_breaker::{remote::Phase, CircuitBreaker};
+///
+/// let breaker = CircuitBreaker::new();
+/// let remote = breaker.remote();
+/// remote.hold(std::time::Duration::ZERO, 0); // the fleet is probing elsewhere
+/// assert_eq!(remote.snapshot().phase(), Phase::Held);
+/// remote.close(); // the fleet's probe succeeded
+/// assert!(breaker.is_closed());
+/// ```
+pub struct Remote<'a, C> {
+    breaker: &'a CircuitBreaker<C>,
+}
+
+impl<C> fmt::Debug for Remote<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Remote").field(&self.snapshot()).finish()
+    }
+}
+
+impl<C> CircuitBreaker<C> {
+    /// The hooks a coordinator outside the call path uses, such as a fleet agent: see
+    /// [`remote`](crate::remote).
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::new();
+    /// assert_eq!(breaker.remote().snapshot().state(), async_breaker::State::Closed);
+    /// ```
+    pub fn remote(&self) -> Remote<'_, C> {
+        Remote { breaker: self }
+    }
+}
+
+impl<C> Remote<'_, C> {
+    /// Reads the breaker: one atomic load, and one clock read when it is open or held.
+    ///
+    /// ```
+    /// use async_breaker::{remote::Phase, CircuitBreaker};
+    /// assert_eq!(CircuitBreaker::new().remote().snapshot().phase(), Phase::Closed);
+    /// ```
+    pub fn snapshot(&self) -> Snapshot {
+        let w = self.breaker.load();
+        Snapshot::new(w, &self.breaker.view_of(w, &mut self.breaker.lazy_now()))
+    }
+
+    fn apply(&self, to: word::Remote) -> Option<Snapshot> {
+        let mut now = self.breaker.lazy_now();
+        let (from, next) = self
+            .breaker
+            .update(|current| word::remote(current, to, &mut || now.get()))?;
+        self.breaker.changed(from, next, &mut now);
+        Some(Snapshot::new(next, &self.breaker.view_of(next, &mut now)))
+    }
+
+    /// The fleet is open with `remaining` of its open period left (or zero: it is probing
+    /// elsewhere), at backoff `level` (capped at 7): reject every call and admit no probe here
+    /// until [granted](Self::grant_probe). Holding a held breaker renews the hold. A probe in
+    /// flight here becomes stale (its outcome is discarded). Returns the new snapshot, or `None`
+    /// for a breaker forced open or disabled by hand.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, State};
+    ///
+    /// let breaker = CircuitBreaker::new();
+    /// let held = breaker.remote().hold(Duration::from_secs(5), 1).unwrap();
+    /// assert_eq!((held.state(), held.level()), (State::Open, 1));
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert!(rejected.remaining() <= Duration::from_secs(5));
+    ///
+    /// breaker.force_open();
+    /// assert!(breaker.remote().hold(Duration::from_secs(5), 1).is_none()); // manual wins
+    /// ```
+    pub fn hold(&self, remaining: Duration, level: u8) -> Option<Snapshot> {
+        let level = u64::from(level).min(MAX_LEVEL);
+        let period = self.breaker.policy().period_ms(level);
+        let remaining_ms = u64::try_from(remaining.as_millis())
+            .unwrap_or(u64::MAX)
+            .min(period);
+        let mut now = self.breaker.lazy_now();
+        let (from, next) = self.breaker.update(|current| {
+            let next = word::remote(current, word::Remote::Hold { level }, &mut || now.get())?;
+            // Written before the hold is installed, so a reader that sees the hold sees its
+            // period: it ends `remaining` after the hold's own stamp.
+            self.breaker
+                .set_held_until(next.stamp().saturating_add(remaining_ms));
+            Some(next)
+        })?;
+        self.breaker.changed(from, next, &mut now);
+        Some(Snapshot::new(next, &self.breaker.view_of(next, &mut now)))
+    }
+
+    /// This breaker won the fleet's one probe: a held breaker frees its probe slot, so the next
+    /// caller (exactly one, however many race) becomes the probe. `None` unless held.
+    ///
+    /// ```
+    /// use async_breaker::{remote::Phase, CircuitBreaker};
+    ///
+    /// let breaker = CircuitBreaker::new();
+    /// assert!(breaker.remote().grant_probe().is_none()); // not held
+    /// breaker.remote().hold(std::time::Duration::ZERO, 0);
+    /// assert_eq!(breaker.remote().grant_probe().unwrap().phase(), Phase::HalfOpen);
+    /// assert!(breaker.try_acquire().unwrap().is_probe());
+    /// ```
+    pub fn grant_probe(&self) -> Option<Snapshot> {
+        self.apply(word::Remote::Grant)
+    }
+
+    /// Takes back a grant while no probe is in flight here: only if the word is still exactly
+    /// `granted` (nobody claimed the slot, or a probe that did was dropped), it goes back to
+    /// held (with the fleet's open period over). Returns whether it did; `false` means a probe
+    /// is in flight (or something else moved the breaker). Revoke before giving the fleet's
+    /// probe lease back, never after.
+    ///
+    /// ```
+    /// use async_breaker::{remote::Phase, CircuitBreaker};
+    ///
+    /// let breaker = CircuitBreaker::new();
+    /// breaker.remote().hold(std::time::Duration::ZERO, 0);
+    /// let granted = breaker.remote().grant_probe().unwrap();
+    /// assert!(breaker.remote().revoke_probe(&granted));
+    /// assert_eq!(breaker.remote().snapshot().phase(), Phase::Held);
+    /// assert!(breaker.try_acquire().is_err());
+    ///
+    /// let granted = breaker.remote().grant_probe().unwrap();
+    /// let probe = breaker.try_acquire().unwrap(); // claimed first
+    /// assert!(!breaker.remote().revoke_probe(&granted));
+    /// # drop(probe);
+    /// ```
+    pub fn revoke_probe(&self, granted: &Snapshot) -> bool {
+        self.breaker.set_held_until(0);
+        self.apply(word::Remote::Revoke(granted.word())).is_some()
+    }
+
+    /// The fleet closed: an open, held, half-open or probing breaker closes, with no failures
+    /// and the base open period. `None` if it is closed already (its count is left alone) or
+    /// forced open or disabled by hand.
+    ///
+    /// ```
+    /// use async_breaker::CircuitBreaker;
+    ///
+    /// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// assert!(breaker.is_open());
+    /// let closed = breaker.remote().close().unwrap();
+    /// assert_eq!((closed.failures(), breaker.is_closed()), (0, true));
+    /// assert!(breaker.remote().close().is_none());
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn close(&self) -> Option<Snapshot> {
+        self.apply(word::Remote::Close)
+    }
+
+    /// The coordinator lost the fleet (its server is down, say): a held breaker becomes a
+    /// plain local one. If the fleet's open period was still running it opens for a full open
+    /// period of its own; otherwise its probe slot is freed and the next caller probes. `None`
+    /// unless held.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{remote::Phase, CircuitBreaker};
+    ///
+    /// let breaker = CircuitBreaker::new();
+    /// breaker.remote().hold(Duration::from_secs(3), 0);
+    /// assert_eq!(breaker.remote().release().unwrap().phase(), Phase::Open);
+    /// breaker.remote().hold(Duration::ZERO, 0);
+    /// assert_eq!(breaker.remote().release().unwrap().phase(), Phase::HalfOpen);
+    /// ```
+    pub fn release(&self) -> Option<Snapshot> {
+        let fleet_open = self.snapshot().remaining() > Duration::ZERO;
+        self.apply(word::Remote::Release { fleet_open })
+    }
+}
