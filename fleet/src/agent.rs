@@ -192,7 +192,11 @@ impl Agent {
             Ok(parsed) => parsed,
             Err(why) => {
                 Counters::add(&self.counters.malformed, 1);
-                tracing::warn!(why = why.0, len = payload.len(), "fleet: malformed message dropped");
+                tracing::warn!(
+                    why = why.0,
+                    len = payload.len(),
+                    "fleet: malformed message dropped"
+                );
                 return;
             }
         };
@@ -206,7 +210,12 @@ impl Agent {
             Some((epoch, gen)) if *epoch == view.epoch => {
                 if view.gen <= *gen {
                     Counters::add(&self.counters.stale, 1);
-                    tracing::debug!(breaker = name, gen = view.gen, applied = gen, "fleet: stale message discarded");
+                    tracing::debug!(
+                        breaker = name,
+                        gen = view.gen,
+                        applied = gen,
+                        "fleet: stale message discarded"
+                    );
                     return;
                 }
             }
@@ -472,7 +481,8 @@ impl Ctx<'_> {
 fn apply(slot: &mut Slot, view: &View, settings: &Settings, now: Instant) {
     slot.applied = Some((view.epoch.clone(), view.gen));
     if let Some(lease) = &slot.lease {
-        let ours = matches!(&view.phase, Fleet::Probing { holder, .. } if *holder == settings.replica);
+        let ours =
+            matches!(&view.phase, Fleet::Probing { holder, .. } if *holder == settings.replica);
         if ours && view.gen == lease.gen {
             return; // our own probe round: nothing to follow
         }

@@ -132,8 +132,20 @@ impl FleetBuilder {
             None => default_replica_id(),
         };
         check_replica_id(&replica)?;
-        within("poll_interval", self.poll, ms(1), ms(1000), "between 1 ms and 1 s")?;
-        within("timeout", self.timeout, ms(1), ms(10_000), "between 1 ms and 10 s")?;
+        within(
+            "poll_interval",
+            self.poll,
+            ms(1),
+            ms(1000),
+            "between 1 ms and 1 s",
+        )?;
+        within(
+            "timeout",
+            self.timeout,
+            ms(1),
+            ms(10_000),
+            "between 1 ms and 10 s",
+        )?;
         within(
             "reconcile_interval",
             self.reconcile,

@@ -48,7 +48,9 @@ pub(crate) enum Op {
 }
 
 fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).clamp(1, 1 << 40)
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, 1 << 40)
 }
 
 /// A fresh random epoch candidate: used only if this call creates the breaker's state.
@@ -169,11 +171,7 @@ impl Link {
                 .arg(threshold)
                 .arg(ms(period)),
             Op::Acquire { lease } => inv.arg("acquire").arg(&self.replica).arg(ms(lease)),
-            Op::Renew { gen, lease } => inv
-                .arg("renew")
-                .arg(gen)
-                .arg(&self.replica)
-                .arg(ms(lease)),
+            Op::Renew { gen, lease } => inv.arg("renew").arg(gen).arg(&self.replica).arg(ms(lease)),
             Op::Result {
                 gen,
                 success,
@@ -194,7 +192,11 @@ impl Link {
                 Ok(view) => Some(view),
                 Err(why) => {
                     Counters::add(&self.counters.malformed, 1);
-                    tracing::warn!(breaker = name, why = why.0, "fleet: malformed script reply dropped");
+                    tracing::warn!(
+                        breaker = name,
+                        why = why.0,
+                        "fleet: malformed script reply dropped"
+                    );
                     None
                 }
             },

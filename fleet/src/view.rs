@@ -79,9 +79,13 @@ pub(crate) fn parse_message(payload: &[u8]) -> Result<(&str, View), Malformed> {
         return Err(Malformed("unknown version"));
     }
     let epoch = next()?;
-    let gen = next()?.parse::<u64>().map_err(|_| Malformed("bad generation"))?;
+    let gen = next()?
+        .parse::<u64>()
+        .map_err(|_| Malformed("bad generation"))?;
     let state = next()?;
-    let ms = next()?.parse::<u64>().map_err(|_| Malformed("bad duration"))?;
+    let ms = next()?
+        .parse::<u64>()
+        .map_err(|_| Malformed("bad duration"))?;
     let level = next()?.parse::<u64>().map_err(|_| Malformed("bad level"))?;
     let holder = next()?;
     let name = next()?;
