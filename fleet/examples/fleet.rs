@@ -6,9 +6,10 @@
 //!
 //! Starts a throwaway `redis-server` on a free loopback port (or uses `REDIS_URL` if set), a
 //! flaky loopback dependency, and five replica processes (the `replica` example, built on the
-//! fly with the same cargo), then kills the dependency and later revives it. The timeline shows
-//! one replica tripping, every replica rejecting, exactly one probe per open period fleet-wide,
-//! and every replica closing after the probe that succeeds.
+//! fly with the same cargo). The dependency first fails for one replica only, then for
+//! everyone, then comes back. The timeline shows that replica tripping and every other replica
+//! opening with it (without a failure of its own), exactly one probe per open period
+//! fleet-wide, and every replica closing after the probe that succeeds.
 //!
 //! Without `redis-server` on `PATH` (or `REDIS_SERVER`) it exits with status 1 and says what to
 //! install (`apt-get install -y redis-server` on Debian or Ubuntu).
@@ -82,11 +83,13 @@ fn run() -> Result<(), String> {
         ms(Instant::now())
     );
 
-    let dead_at = dependency.set_mode(Mode::Dead);
-    println!("{:>6} ms  the dependency goes DOWN", ms(dead_at));
+    // The dependency fails first as r0 sees it (say its network path broke): only r0 counts
+    // failures, the others learn it from the fleet. Then it is down for everyone.
+    let dead_at = dependency.set_mode(Mode::DeadFor(replica_id(0)));
     wait_until("every replica open", || {
         open_since(&replicas, dead_at).iter().all(Option::is_some)
     })?;
+    let all_dead = dependency.set_mode(Mode::Dead);
     wait_until("the failed probes", || {
         dependency.count_since(dead_at, |c| c.probe) >= FAILED_PROBES
     })?;
@@ -98,7 +101,12 @@ fn run() -> Result<(), String> {
     })?;
     let done = Instant::now();
 
-    print_timeline(&replicas, &dependency, started, dead_at, healthy_at, done);
+    print_timeline(
+        &replicas,
+        &dependency,
+        started,
+        [dead_at, all_dead, healthy_at, done],
+    );
     let clean = replicas.shutdown(Duration::from_secs(10));
     if clean.iter().all(|ok| *ok) {
         Ok(())
@@ -112,9 +120,7 @@ fn print_timeline(
     replicas: &Replicas,
     dependency: &Dependency,
     started: Instant,
-    dead_at: Instant,
-    healthy_at: Instant,
-    done: Instant,
+    [dead_at, all_dead, healthy_at, done]: [Instant; 4],
 ) {
     let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
     // One timeline: state changes and probes, in arrival order.
@@ -124,7 +130,7 @@ fn print_timeline(
             lines.push((
                 event.at,
                 format!(
-                    "{} {} -> {} (its own failures: {})",
+                    "{} {} -> {} (its own consecutive failures: {})",
                     event.get("replica"),
                     event.get("from"),
                     event.get("to"),
@@ -138,6 +144,11 @@ fn print_timeline(
         let outcome = if call.ok { "succeeds" } else { "fails" };
         lines.push((call.at, format!("PROBE from {}: {outcome}", call.replica)));
     }
+    lines.push((
+        dead_at,
+        "the dependency goes DOWN for r0 (its calls fail, and every probe)".into(),
+    ));
+    lines.push((all_dead, "the dependency goes DOWN for everyone".into()));
     lines.push((healthy_at, "the dependency comes BACK".into()));
     lines.sort_by_key(|(at, _)| *at);
     for (at, line) in &lines {
@@ -152,7 +163,7 @@ fn print_timeline(
     let last = opened.iter().max().copied().unwrap_or(dead_at);
     let dead_calls = calls
         .iter()
-        .filter(|c| !c.probe && c.at < healthy_at)
+        .filter(|c| !c.probe && !c.ok && c.at < healthy_at)
         .count();
     let probe_times: Vec<Instant> = calls
         .iter()
@@ -168,7 +179,7 @@ fn print_timeline(
         .count();
     println!(
         "summary: first trip -> all {REPLICAS} replicas rejecting in {} ms; \
-         {dead_calls} calls reached the dead dependency before the fleet opened; \
+         {dead_calls} calls failed before the fleet opened; \
          {probes} probes in {periods} open periods; all closed {} ms after the dependency \
          came back",
         last.duration_since(first).as_millis(),
