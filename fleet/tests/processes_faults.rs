@@ -1,5 +1,5 @@
 //! Faults against the fleet, with real replica processes and a real `redis-server`: the
-//! server killed mid-run and restarted empty, the lease holder killed or stopped (`SIGSTOP`)
+//! server killed mid-run and restarted empty, the server stopped (`SIGSTOP`), the lease holder killed or stopped (`SIGSTOP`)
 //! while its probe is in flight, and garbage written into the fleet's keys and channel.
 //!
 //! The tests run one at a time (`harness::serial`): each starts a server and several
@@ -64,6 +64,35 @@ fn calls_continue_while_the_server_is_dead_and_the_fleet_reconciles_after_a_rest
     rig.assert_no_panic();
     let clean = rig.replicas.shutdown(harness::DEADLINE);
     assert_eq!(clean, vec![true; all.len()], "every replica exits cleanly");
+}
+
+#[test]
+fn calls_never_wait_on_a_stopped_server() {
+    let _serial = serial();
+    let mut rig = Rig::start(3, "faults-stopped-server", 300, 2_000);
+    let all = rig.all();
+
+    // A hung server (SIGSTOP: connections stay open, nothing answers).
+    let stopped = Instant::now();
+    rig.server.pause().unwrap_or_else(|err| panic!("{err}"));
+    rig.wait_degraded(stopped, &all);
+    rig.wait_calling(Instant::now(), &all, 20);
+    let dead = rig.dependency.set_mode(Mode::Dead);
+    rig.wait_state(dead, &all, "open");
+    let healthy = rig.dependency.set_mode(Mode::Healthy);
+    rig.wait_state(healthy, &all, "closed");
+    let longest = max_call_us_since(&rig, stopped);
+
+    // It wakes up: the replicas reconnect and the fleet works again.
+    let resumed = Instant::now();
+    rig.server.resume().unwrap_or_else(|err| panic!("{err}"));
+    rig.wait_connected(resumed, &all);
+    rig.trip_propagates(0, &all);
+    assert!(
+        longest < CALL_BOUND_US,
+        "a call took {longest} us while the server was stopped"
+    );
+    rig.assert_no_panic();
 }
 
 #[test]
