@@ -31,6 +31,18 @@ fn max_call_us_since(rig: &Rig, since: Instant) -> u64 {
         .unwrap_or(0)
 }
 
+/// Without the server, every replica keeps calling, and its breaker trips and recovers by
+/// itself, as a plain local breaker.
+fn works_locally(rig: &Rig) {
+    let all = rig.all();
+    rig.wait_calling(Instant::now(), &all, 20);
+    let dead = rig.dependency.set_mode(Mode::Dead);
+    rig.wait_state(dead, &all, "open");
+    let healthy = rig.dependency.set_mode(Mode::Healthy);
+    rig.wait_state(healthy, &all, "closed");
+    rig.wait_calling(Instant::now(), &all, 20);
+}
+
 #[test]
 fn calls_continue_while_the_server_is_dead_and_the_fleet_reconciles_after_a_restart() {
     let _serial = serial();
@@ -41,14 +53,7 @@ fn calls_continue_while_the_server_is_dead_and_the_fleet_reconciles_after_a_rest
     let killed = Instant::now();
     rig.server.kill();
     rig.wait_degraded(killed, &all);
-    rig.wait_calling(Instant::now(), &all, 20);
-
-    // Locally, breakers still trip and recover by themselves.
-    let dead = rig.dependency.set_mode(Mode::Dead);
-    rig.wait_state(dead, &all, "open");
-    let healthy = rig.dependency.set_mode(Mode::Healthy);
-    rig.wait_state(healthy, &all, "closed");
-    rig.wait_calling(Instant::now(), &all, 20);
+    works_locally(&rig);
 
     // Restart it empty: the replicas reconnect, and a trip propagates again.
     let restarted = Instant::now();
@@ -76,11 +81,7 @@ fn calls_never_wait_on_a_stopped_server() {
     let stopped = Instant::now();
     rig.server.pause().unwrap_or_else(|err| panic!("{err}"));
     rig.wait_degraded(stopped, &all);
-    rig.wait_calling(Instant::now(), &all, 20);
-    let dead = rig.dependency.set_mode(Mode::Dead);
-    rig.wait_state(dead, &all, "open");
-    let healthy = rig.dependency.set_mode(Mode::Healthy);
-    rig.wait_state(healthy, &all, "closed");
+    works_locally(&rig);
     let longest = max_call_us_since(&rig, stopped);
 
     // It wakes up: the replicas reconnect and the fleet works again.
