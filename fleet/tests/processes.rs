@@ -13,7 +13,9 @@
 //! - on recovery, one probe closes every replica.
 //!
 //! It prints the trip and close propagation latencies (p50/p99) and probes per cycle; run it
-//! with `cargo test -p async-breaker-fleet --test processes -- --nocapture` to see them.
+//! with `cargo test -p async-breaker-fleet --test processes -- --nocapture` to see them
+//! (`FLEET_ROUNDS=20` for more samples). Latencies are measured between the arrivals of the
+//! replicas' event lines in the test process, so they include the pipe and the scheduler.
 //! The replica binary is built by the test itself (see `harness::replicas::replica_binary`).
 
 mod harness;
@@ -29,6 +31,7 @@ use harness::{wait_until, DEADLINE};
 const REPLICAS: usize = 8;
 const RECOVERY_MS: u64 = 300;
 const LEASE_MS: u64 = 2_000;
+/// Rounds by default; `FLEET_ROUNDS=<n>` runs more (never fewer), for more latency samples.
 const ROUNDS: usize = 4;
 const CYCLES_PER_ROUND: usize = 6;
 
@@ -63,7 +66,11 @@ fn eight_replicas_share_one_breaker() {
     let mut close_latency = Vec::new();
     let mut cycles = 0;
     let mut probes = 0;
-    for round in 0..ROUNDS {
+    let rounds = std::env::var("FLEET_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .map_or(ROUNDS, |n: usize| n.max(ROUNDS));
+    for round in 0..rounds {
         rig.wait_calling(Instant::now(), &all, 1);
 
         // One replica's calls fail (and every probe): only it trips by itself, the others
@@ -114,7 +121,7 @@ fn eight_replicas_share_one_breaker() {
     #[allow(clippy::cast_precision_loss)]
     let per_cycle = probes as f64 / cycles as f64;
     println!(
-        "fleet of {REPLICAS} replicas x {THREADS} threads, {ROUNDS} rounds, {cycles} cycles: \
+        "fleet of {REPLICAS} replicas x {THREADS} threads, {rounds} rounds, {cycles} cycles: \
          {probes} probes ({per_cycle:.2} per cycle)"
     );
     println!(

@@ -1,9 +1,11 @@
 //! Faults against the fleet, with real replica processes and a real `redis-server`: the
-//! server killed mid-run and restarted empty, the server stopped (`SIGSTOP`), the lease holder killed or stopped (`SIGSTOP`)
-//! while its probe is in flight, and garbage written into the fleet's keys and channel.
+//! server killed mid-run and restarted empty, the server stopped (`SIGSTOP`), the lease holder
+//! killed or stopped while its probe is in flight, and garbage written into the fleet's keys
+//! and channel.
 //!
 //! The tests run one at a time (`harness::serial`): each starts a server and several
-//! processes, and the machine may have only two cores.
+//! processes, and the machine may have only two cores. Unix only: they send signals.
+#![cfg(unix)]
 
 mod harness;
 
