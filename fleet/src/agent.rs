@@ -356,9 +356,14 @@ impl Ctx<'_> {
                         level: s.level(),
                     },
                 );
-                if view.as_ref().is_some_and(|v| !v.won) {
-                    // The lease was lost meanwhile: publish the failure as a trip instead.
-                    slot.tripped_cycle = None;
+                if let Some(v) = view.as_ref().filter(|v| !v.won && v.phase == Fleet::Closed) {
+                    // The lease was lost meanwhile (this replica hung past it) and another
+                    // replica's probe closed the fleet: this probe's failure is stale, like a
+                    // stale outcome locally; follow the fleet instead of re-tripping it.
+                    slot.applied = Some((v.epoch.clone(), v.gen));
+                    slot.closed_gen = Some(v.gen);
+                    slot.member.close();
+                    return;
                 }
                 view
             }

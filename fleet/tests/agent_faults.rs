@@ -7,6 +7,7 @@ mod agent_support;
 use std::time::Duration;
 
 use agent_support::{admits, fail, redis, server, test_replicas, wait_until, Replica};
+use async_breaker::remote::Phase;
 
 #[test]
 fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
@@ -25,6 +26,9 @@ fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
         a.stats().degraded() && b.stats().degraded()
     });
 
+    wait_until("b's hold is released to its own timer", || {
+        bb.remote().snapshot().phase() != Phase::Held
+    });
     // Plain local breakers now: calls keep completing on many threads, the open period runs
     // out on the local timer, a local probe closes the breaker.
     let calls = std::thread::scope(|s| {
@@ -79,7 +83,7 @@ fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
 fn a_lease_holder_that_stops_renewing_loses_the_lease_to_another_replica() {
     let server = server();
     let url = server.url();
-    let lease = Duration::from_millis(900);
+    let lease = Duration::from_secs(3);
     let replicas = test_replicas(&url, "lease", 2, lease, 2, Duration::from_millis(300));
 
     fail(&replicas[0].breaker, 2);
@@ -121,4 +125,63 @@ fn a_lease_holder_that_stops_renewing_loses_the_lease_to_another_replica() {
     });
     assert!(other.breaker.is_closed());
     drop(probe);
+}
+
+#[test]
+fn a_probe_whose_lease_was_lost_does_not_reopen_the_fleet() {
+    let server = server();
+    let url = server.url();
+    let replicas = test_replicas(
+        &url,
+        "stolen",
+        2,
+        Duration::from_secs(3),
+        2,
+        Duration::from_millis(300),
+    );
+    let won = |r: &Replica| r.fleet.stats().probes_won;
+    fail(&replicas[0].breaker, 2);
+    wait_until("one replica wins the lease", || {
+        replicas.iter().map(won).sum::<u64>() == 1
+    });
+    let h = usize::from(won(&replicas[1]) == 1);
+    let (holder, other) = (&replicas[h], &replicas[1 - h]);
+    let late = holder
+        .breaker
+        .try_acquire()
+        .expect("the holder admits the probe");
+
+    // The lease vanishes (as if the holder had hung past it): the other replica takes over
+    // and its probe closes the fleet.
+    let _: i64 = redis(&url, |c| {
+        redis::cmd("DEL").arg("stolen:{dep}:lease").query(c)
+    });
+    wait_until("the other replica wins the lease", || won(other) == 1);
+    other
+        .breaker
+        .try_acquire()
+        .expect("the new holder admits its probe")
+        .success();
+    let fleet_state = || -> String {
+        redis(&url, |c| {
+            redis::cmd("HGET")
+                .arg("stolen:{dep}:state")
+                .arg("state")
+                .query(c)
+        })
+    };
+    wait_until("the fleet closes", || fleet_state() == "closed");
+
+    // The first holder's probe fails late: stale, so it neither re-opens the fleet nor keeps
+    // its own breaker open.
+    late.failure();
+    wait_until("the late holder follows the fleet and closes", || {
+        holder.breaker.is_closed()
+    });
+    assert_eq!(fleet_state(), "closed");
+    let trips: u64 = replicas
+        .iter()
+        .map(|r| r.fleet.stats().trips_published)
+        .sum();
+    assert_eq!(trips, 1, "the stale failure was published as a trip");
 }
