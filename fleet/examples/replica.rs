@@ -19,6 +19,8 @@
 //! | `--threshold N` | 5 | consecutive failures that trip the breaker |
 //! | `--recovery-ms MS` | 300 | the open period |
 //! | `--lease-ms MS` | 1000 | the probe lease |
+//! | `--reconcile-ms MS` | 200 | the fleet's reconcile interval |
+//! | `--probe-deadline-ms MS` | 2000 | the breaker's probe deadline (at least twice the reconcile interval) |
 //! | `--threads N` | 4 | threads of calls |
 //! | `--pause-ms MS` | 2 | pause between two calls of one thread |
 //! | `--local` | off | do not attach to the fleet (a plain local breaker) |
@@ -31,13 +33,20 @@
 //! ```text
 //! t=12 replica=r1 event=ready
 //! t=803 replica=r1 event=state from=closed to=open failures=5
-//! t=1000 replica=r1 event=tick calls=120 rejected=40 probes=0 max_call_us=900
-//! t=2000 replica=r1 event=exit calls=240 rejected=80 probes=1 max_call_us=900
+//! t=1000 replica=r1 event=tick calls=120 rejected=40 probes=0 max_call_us=900 degraded=0 malformed=0 ...
+//! t=2000 replica=r1 event=exit calls=240 rejected=80 probes=1 max_call_us=900 degraded=0 ...
 //! ```
+//!
+//! `tick` and `exit` lines also carry the fleet's statistics ([`FleetStats`]): `degraded`
+//! (1 while the server is unreachable), `malformed`, `stale`, `trips`, `probes_won`,
+//! `reconnects`.
+//!
+//! [`FleetStats`]: async_breaker_fleet::FleetStats
 //!
 //! It exits cleanly (status 0, after an `event=exit` line) when its stdin reaches end of file;
 //! a configuration error exits with status 2 and a message on stderr.
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -45,6 +54,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_breaker::{CircuitBreaker, State};
+use async_breaker_fleet::{Fleet, FleetStats};
 
 /// The replica's settings, from the command line and the environment.
 struct Settings {
@@ -56,6 +66,8 @@ struct Settings {
     threshold: u32,
     recovery: Duration,
     lease: Duration,
+    reconcile: Duration,
+    probe_deadline: Duration,
     threads: usize,
     pause: Duration,
     local: bool,
@@ -73,6 +85,8 @@ impl Settings {
             threshold: 5,
             recovery: Duration::from_millis(300),
             lease: Duration::from_secs(1),
+            reconcile: Duration::from_millis(200),
+            probe_deadline: Duration::from_secs(2),
             threads: 4,
             pause: Duration::from_millis(2),
             local: false,
@@ -101,6 +115,10 @@ impl Settings {
                 }
                 "--recovery-ms" => settings.recovery = Duration::from_millis(number(&value)?),
                 "--lease-ms" => settings.lease = Duration::from_millis(number(&value)?),
+                "--probe-deadline-ms" => {
+                    settings.probe_deadline = Duration::from_millis(number(&value)?);
+                }
+                "--reconcile-ms" => settings.reconcile = Duration::from_millis(number(&value)?),
                 "--threads" => {
                     settings.threads =
                         usize::try_from(number(&value)?).map_err(|e| e.to_string())?;
@@ -134,15 +152,44 @@ struct Counters {
 }
 
 impl Counters {
-    fn line(&self) -> String {
-        format!(
+    fn line(&self, fleet: Option<&FleetStats>) -> String {
+        let mut line = format!(
             "calls={} rejected={} probes={} max_call_us={}",
             self.calls.load(Ordering::Relaxed),
             self.rejected.load(Ordering::Relaxed),
             self.probes.load(Ordering::Relaxed),
             self.max_call_us.load(Ordering::Relaxed),
-        )
+        );
+        if let Some(stats) = fleet {
+            let _ = write!(
+                line,
+                " degraded={} malformed={} stale={} trips={} probes_won={} reconnects={}",
+                u8::from(stats.degraded()),
+                stats.malformed_dropped,
+                stats.stale_discarded,
+                stats.trips_published,
+                stats.probes_won,
+                stats.reconnects,
+            );
+        }
+        line
     }
+}
+
+/// Attaches `breaker` to the fleet the settings name, unless `--local`.
+fn join_fleet(settings: &Settings, breaker: &Arc<CircuitBreaker>) -> Result<Option<Fleet>, String> {
+    if settings.local {
+        return Ok(None);
+    }
+    let fleet = Fleet::builder(settings.redis.as_str())
+        .namespace(settings.namespace.as_str())
+        .replica_id(settings.id.as_str())
+        .lease(settings.lease)
+        .reconcile_interval(settings.reconcile)
+        .build()
+        .map_err(|err| err.to_string())?;
+    fleet.attach(breaker).map_err(|err| err.to_string())?.keep();
+    Ok(Some(fleet))
 }
 
 /// One thread's connection to the dependency, reopened after any error.
@@ -192,6 +239,37 @@ fn state_name(state: State) -> String {
     state.to_string()
 }
 
+/// One thread of calls, until `stop`.
+fn call_loop(
+    breaker: &CircuitBreaker,
+    stop: &AtomicBool,
+    counters: &Counters,
+    id: &str,
+    link: &mut Link,
+    pause: Duration,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let began = Instant::now();
+        match breaker.try_acquire() {
+            Ok(permit) => {
+                let probe = permit.is_probe();
+                let result = link.call(id, probe);
+                permit.record(&result);
+                counters.calls.fetch_add(1, Ordering::Relaxed);
+                if probe {
+                    counters.probes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(_) => {
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counters.max_call_us.fetch_max(took, Ordering::Relaxed);
+        std::thread::sleep(pause);
+    }
+}
+
 fn main() {
     let settings = match Settings::parse() {
         Ok(settings) => settings,
@@ -208,6 +286,7 @@ fn main() {
         .name(settings.name.clone())
         .failure_threshold(settings.threshold)
         .recovery_timeout(settings.recovery)
+        .probe_deadline(settings.probe_deadline)
         .on_transition(move |transition| {
             emit(
                 started,
@@ -228,12 +307,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let _ = (
-        &settings.redis,
-        &settings.namespace,
-        settings.lease,
-        settings.local,
-    );
+    let fleet = match join_fleet(&settings, &breaker) {
+        Ok(fleet) => Arc::new(fleet),
+        Err(message) => {
+            eprintln!("replica: cannot join the fleet: {message}");
+            std::process::exit(2);
+        }
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(Counters::default());
@@ -249,26 +329,7 @@ fn main() {
         };
         let pause = settings.pause;
         workers.push(std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let began = Instant::now();
-                match breaker.try_acquire() {
-                    Ok(permit) => {
-                        let probe = permit.is_probe();
-                        let result = link.call(&id, probe);
-                        permit.record(&result);
-                        counters.calls.fetch_add(1, Ordering::Relaxed);
-                        if probe {
-                            counters.probes.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Err(_) => {
-                        counters.rejected.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
-                counters.max_call_us.fetch_max(took, Ordering::Relaxed);
-                std::thread::sleep(pause);
-            }
+            call_loop(&breaker, &stop, &counters, &id, &mut link, pause);
         }));
     }
 
@@ -277,10 +338,16 @@ fn main() {
         let stop = Arc::clone(&stop);
         let counters = Arc::clone(&counters);
         let id = Arc::clone(&id);
+        let fleet = Arc::clone(&fleet);
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
-                emit(started, &id, &format!("event=tick {}", counters.line()));
+                let stats = fleet.as_ref().as_ref().map(Fleet::stats);
+                emit(
+                    started,
+                    &id,
+                    &format!("event=tick {}", counters.line(stats.as_ref())),
+                );
             }
         })
     };
@@ -293,5 +360,13 @@ fn main() {
         let _ = worker.join();
     }
     let _ = ticker.join();
-    emit(started, &id, &format!("event=exit {}", counters.line()));
+    let stats = fleet.as_ref().as_ref().map(Fleet::stats);
+    if let Some(fleet) = fleet.as_ref() {
+        fleet.shutdown();
+    }
+    emit(
+        started,
+        &id,
+        &format!("event=exit {}", counters.line(stats.as_ref())),
+    );
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 /// One event line a replica printed, stamped with its arrival time on the test's clock.
@@ -52,14 +52,27 @@ pub struct Events {
 impl Events {
     /// A copy of every event so far.
     pub fn all(&self) -> Vec<Event> {
-        self.log.lock().expect("events lock").events.clone()
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .events
+            .clone()
     }
 
     /// The last lines the replicas wrote to stderr (for failure messages).
     pub fn stderr_tail(&self) -> String {
-        let log = self.log.lock().expect("events lock");
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         let start = log.stderr.len().saturating_sub(30);
         log.stderr[start..].join("\n")
+    }
+
+    /// Every line the replicas wrote to stderr.
+    pub fn stderr_all(&self) -> String {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stderr
+            .join("\n")
     }
 
     /// Waits until `done(events)` holds, or panics after `deadline` describing `what`.
@@ -70,7 +83,7 @@ impl Events {
         mut done: impl FnMut(&[Event]) -> Option<T>,
     ) -> T {
         let until = Instant::now() + deadline;
-        let mut log = self.log.lock().expect("events lock");
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(value) = done(&log.events) {
                 return value;
@@ -84,18 +97,22 @@ impl Events {
             log = self
                 .changed
                 .wait_timeout(log, (until - now).min(Duration::from_millis(100)))
-                .expect("events lock")
+                .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
     }
 
     fn push(&self, event: Event) {
-        self.log.lock().expect("events lock").events.push(event);
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .events
+            .push(event);
         self.changed.notify_all();
     }
 
     fn push_stderr(&self, index: usize, line: &str) {
-        let mut log = self.log.lock().expect("events lock");
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
         log.stderr.push(format!("[replica {index}] {line}"));
     }
 }
@@ -130,6 +147,13 @@ impl ReplicaConfig {
         ]
         .into_iter()
         .flat_map(|(flag, value)| [flag.to_string(), value])
+        // `FLEET_HARNESS_LOCAL=1` runs plain local breakers: a check that the tests fail
+        // without the fleet.
+        .chain(
+            std::env::var_os("FLEET_HARNESS_LOCAL")
+                .filter(|v| v == "1")
+                .map(|_| "--local".to_string()),
+        )
         .collect()
     }
 }
@@ -186,6 +210,13 @@ impl Replicas {
                     .collect();
                 events.push(Event { index, at, fields });
             }
+            // The process closed its stdout: it exited (or is about to).
+            let fields = HashMap::from([("event".to_string(), "eof".to_string())]);
+            events.push(Event {
+                index,
+                at: Instant::now(),
+                fields,
+            });
         });
         let events = Arc::clone(&self.events);
         std::thread::spawn(move || {
