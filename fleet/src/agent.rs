@@ -78,6 +78,9 @@ struct Slot {
     next_reconcile: Instant,
     /// The cycle of the local open period already published with TRIP.
     tripped_cycle: Option<u64>,
+    /// The cycle of the open word that `release` left when the server went away: the fleet's
+    /// knowledge, not this replica's own evidence (see `rejoin`).
+    released: Option<u64>,
     last_cycle: u64,
     last_failures: u32,
     pending_failures: u64,
@@ -154,6 +157,7 @@ impl Agent {
                     next_acquire: now,
                     next_reconcile: now,
                     tripped_cycle: None,
+                    released: None,
                     last_cycle: snapshot.cycle(),
                     last_failures: snapshot.failures(),
                     pending_failures: 0,
@@ -258,7 +262,11 @@ impl Agent {
     /// The server is unreachable: every breaker becomes a plain local breaker at once.
     fn degrade(&mut self) {
         for slot in self.slots.values_mut() {
-            slot.member.release();
+            slot.released = slot
+                .member
+                .release()
+                .filter(|s| s.phase() == Local::Open)
+                .map(|s| s.cycle());
             slot.lease = None;
             slot.tripped_cycle = None;
             slot.closed_gen = None;
@@ -402,6 +410,7 @@ impl Ctx<'_> {
     /// period is over.
     fn step_free(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
         match s.phase() {
+            Local::Open if slot.released == Some(s.cycle()) => self.rejoin(slot, s, now),
             Local::Open if slot.tripped_cycle != Some(s.cycle()) && !s.remaining().is_zero() => {
                 slot.tripped_cycle = Some(s.cycle());
                 let trip = Op::Trip {
@@ -440,6 +449,36 @@ impl Ctx<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Back from an outage with the open period a released hold left: that is the fleet's
+    /// knowledge from before, not a local trip. If the server kept the fleet's state (same
+    /// epoch), follow it (it may have closed meanwhile); if it lost it (a new epoch: an empty
+    /// restart), publish what this replica still knows with TRIP.
+    fn rejoin(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
+        slot.released = None;
+        slot.tripped_cycle = Some(s.cycle());
+        let Some(view) = self.run(slot, Op::Read) else {
+            return;
+        };
+        let known = slot.applied.as_ref().is_some_and(|(e, _)| *e == view.epoch);
+        if known || s.remaining().is_zero() {
+            if view.phase == Fleet::Closed {
+                slot.member.close();
+            }
+            apply(slot, &view, self.settings, now);
+            return;
+        }
+        let trip = Op::Trip {
+            period: s.remaining(),
+            level: s.level(),
+        };
+        if let Some(view) = self.run(slot, trip) {
+            if view.won {
+                Counters::add(&self.counters.trips, 1);
+            }
+            apply(slot, &view, self.settings, now);
         }
     }
 

@@ -6,7 +6,10 @@ mod agent_support;
 
 use std::time::Duration;
 
-use agent_support::{admits, fail, redis, server, test_replicas, wait_until, Replica};
+use agent_support::proxy::Proxy;
+use agent_support::{
+    admits, builder, fail, redis, replicas, server, test_replicas, wait_until, Replica,
+};
 use async_breaker::remote::Phase;
 
 #[test]
@@ -184,4 +187,62 @@ fn a_probe_whose_lease_was_lost_does_not_reopen_the_fleet() {
         .map(|r| r.fleet.stats().trips_published)
         .sum();
     assert_eq!(trips, 1, "the stale failure was published as a trip");
+}
+
+#[test]
+fn a_partitioned_replica_follows_a_fleet_that_closed_meanwhile() {
+    let server = server();
+    let proxy = Proxy::start(server.port());
+    // `a` talks to the server directly, `b` through the proxy the test cuts. `a` opens the
+    // fleet for 500 ms; `b`'s own open period is 30 s, so the hold released during the
+    // partition is still running on `b`'s timer when the partition heals.
+    let lease = Duration::from_secs(3);
+    let a = replicas(
+        vec![builder(&server.url(), "part", "a", lease)],
+        2,
+        Duration::from_millis(500),
+    );
+    let b = replicas(
+        vec![builder(&proxy.url(), "part", "b", lease)],
+        2,
+        Duration::from_secs(30),
+    );
+    let (a, b) = (&a[0], &b[0]);
+    fail(&a.breaker, 2);
+    wait_until("b is held", || !admits(&b.breaker));
+
+    proxy.cut(true);
+    wait_until("b degrades", || b.fleet.stats().degraded());
+    assert!(
+        !admits(&b.breaker),
+        "b keeps the released open period locally"
+    );
+    // Meanwhile the fleet's open period ends, `a` wins the lease and its probe closes the fleet.
+    wait_until("a wins the lease", || a.fleet.stats().probes_won == 1);
+    a.breaker
+        .try_acquire()
+        .expect("a admits its probe")
+        .success();
+    let state = || -> String {
+        redis(&server.url(), |c| {
+            redis::cmd("HGET")
+                .arg("part:{dep}:state")
+                .arg("state")
+                .query(c)
+        })
+    };
+    wait_until("the fleet closes", || state() == "closed");
+
+    // The partition heals: `b` follows the closed fleet instead of re-opening it with the
+    // open period it kept from before.
+    proxy.cut(false);
+    wait_until("b reconnects and closes", || {
+        b.fleet.stats().connected && b.breaker.is_closed()
+    });
+    assert_eq!(state(), "closed");
+    assert!(a.breaker.is_closed());
+    assert_eq!(
+        a.fleet.stats().trips_published + b.fleet.stats().trips_published,
+        1
+    );
 }

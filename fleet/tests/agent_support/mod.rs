@@ -2,6 +2,8 @@
 //! breakers, and condition waits with generous deadlines.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod proxy;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
