@@ -413,16 +413,7 @@ impl Ctx<'_> {
             Local::Open if slot.released == Some(s.cycle()) => self.rejoin(slot, s, now),
             Local::Open if slot.tripped_cycle != Some(s.cycle()) && !s.remaining().is_zero() => {
                 slot.tripped_cycle = Some(s.cycle());
-                let trip = Op::Trip {
-                    period: s.remaining(),
-                    level: s.level(),
-                };
-                if let Some(view) = self.run(slot, trip) {
-                    if view.won {
-                        Counters::add(&self.counters.trips, 1);
-                    }
-                    apply(slot, &view, self.settings, now);
-                }
+                self.trip(slot, s, now);
             }
             Local::Held if s.remaining().is_zero() && now >= slot.next_acquire => {
                 let acquire = Op::Acquire {
@@ -470,6 +461,11 @@ impl Ctx<'_> {
             apply(slot, &view, self.settings, now);
             return;
         }
+        self.trip(slot, s, now);
+    }
+
+    /// Publishes this breaker's open period (TRIP) and follows the fleet's reply.
+    fn trip(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
         let trip = Op::Trip {
             period: s.remaining(),
             level: s.level(),
