@@ -1,0 +1,372 @@
+//! One replica of a service: one process, one breaker attached to the fleet, a few threads of
+//! calls against a loopback "dependency". The multi-process tests and the `fleet` example run
+//! several of these.
+//!
+//! ```text
+//! cargo run -p async-breaker-fleet --example replica -- \
+//!     --redis redis://127.0.0.1:6379/ --dependency 127.0.0.1:7000 --id r1
+//! ```
+//!
+//! Options (each also read from the environment variable in brackets):
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `--redis URL` (`REDIS_URL`) | `redis://127.0.0.1:6379/` | the fleet's server |
+//! | `--namespace NS` (`FLEET_NAMESPACE`) | `fleet-demo` | the key namespace |
+//! | `--name NAME` (`FLEET_BREAKER`) | `dependency` | the breaker's (and fleet's) name |
+//! | `--dependency ADDR` (`FLEET_DEPENDENCY`) | required | the dependency's `host:port` |
+//! | `--id ID` (`FLEET_REPLICA`) | `replica-<pid>` | this replica's id |
+//! | `--threshold N` | 5 | consecutive failures that trip the breaker |
+//! | `--recovery-ms MS` | 300 | the open period |
+//! | `--lease-ms MS` | 1000 | the probe lease |
+//! | `--reconcile-ms MS` | 200 | the fleet's reconcile interval |
+//! | `--probe-deadline-ms MS` | 2000 | the breaker's probe deadline (at least twice the reconcile interval) |
+//! | `--threads N` | 4 | threads of calls |
+//! | `--pause-ms MS` | 2 | pause between two calls of one thread |
+//! | `--local` | off | do not attach to the fleet (a plain local breaker) |
+//!
+//! The dependency speaks one line per call: the replica sends `<id> <probe 0|1>\n` and reads
+//! `ok\n` (success) or anything else, or a closed connection (failure).
+//!
+//! Output: one line per event on stdout, `key=value` pairs, `t` in milliseconds since start:
+//!
+//! ```text
+//! t=12 replica=r1 event=ready
+//! t=803 replica=r1 event=state from=closed to=open failures=5
+//! t=1000 replica=r1 event=tick calls=120 rejected=40 probes=0 max_call_us=900 degraded=0 malformed=0 ...
+//! t=2000 replica=r1 event=exit calls=240 rejected=80 probes=1 max_call_us=900 degraded=0 ...
+//! ```
+//!
+//! `tick` and `exit` lines also carry the fleet's statistics ([`FleetStats`]): `degraded`
+//! (1 while the server is unreachable), `malformed`, `stale`, `trips`, `probes_won`,
+//! `reconnects`.
+//!
+//! [`FleetStats`]: async_breaker_fleet::FleetStats
+//!
+//! It exits cleanly (status 0, after an `event=exit` line) when its stdin reaches end of file;
+//! a configuration error exits with status 2 and a message on stderr.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_breaker::{CircuitBreaker, State};
+use async_breaker_fleet::{Fleet, FleetStats};
+
+/// The replica's settings, from the command line and the environment.
+struct Settings {
+    redis: String,
+    namespace: String,
+    name: String,
+    dependency: String,
+    id: String,
+    threshold: u32,
+    recovery: Duration,
+    lease: Duration,
+    reconcile: Duration,
+    probe_deadline: Duration,
+    threads: usize,
+    pause: Duration,
+    local: bool,
+}
+
+impl Settings {
+    fn parse() -> Result<Settings, String> {
+        let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.into());
+        let mut settings = Settings {
+            redis: env("REDIS_URL", "redis://127.0.0.1:6379/"),
+            namespace: env("FLEET_NAMESPACE", "fleet-demo"),
+            name: env("FLEET_BREAKER", "dependency"),
+            dependency: env("FLEET_DEPENDENCY", ""),
+            id: env("FLEET_REPLICA", &format!("replica-{}", std::process::id())),
+            threshold: 5,
+            recovery: Duration::from_millis(300),
+            lease: Duration::from_secs(1),
+            reconcile: Duration::from_millis(200),
+            probe_deadline: Duration::from_secs(2),
+            threads: 4,
+            pause: Duration::from_millis(2),
+            local: false,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            if flag == "--local" {
+                settings.local = true;
+                continue;
+            }
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            let number = |value: &str| {
+                value
+                    .parse::<u64>()
+                    .map_err(|err| format!("{flag} {value}: {err}"))
+            };
+            match flag.as_str() {
+                "--redis" => settings.redis = value,
+                "--namespace" => settings.namespace = value,
+                "--name" => settings.name = value,
+                "--dependency" => settings.dependency = value,
+                "--id" => settings.id = value,
+                "--threshold" => {
+                    settings.threshold =
+                        u32::try_from(number(&value)?).map_err(|e| e.to_string())?;
+                }
+                "--recovery-ms" => settings.recovery = Duration::from_millis(number(&value)?),
+                "--lease-ms" => settings.lease = Duration::from_millis(number(&value)?),
+                "--probe-deadline-ms" => {
+                    settings.probe_deadline = Duration::from_millis(number(&value)?);
+                }
+                "--reconcile-ms" => settings.reconcile = Duration::from_millis(number(&value)?),
+                "--threads" => {
+                    settings.threads =
+                        usize::try_from(number(&value)?).map_err(|e| e.to_string())?;
+                }
+                "--pause-ms" => settings.pause = Duration::from_millis(number(&value)?),
+                _ => return Err(format!("unknown option {flag}")),
+            }
+        }
+        if settings.dependency.is_empty() {
+            return Err("--dependency host:port is required".into());
+        }
+        Ok(settings)
+    }
+}
+
+/// Prints one event line; stdout is line-buffered, so each line reaches the reader at once.
+fn emit(started: Instant, id: &str, rest: &str) {
+    let t = started.elapsed().as_millis();
+    let mut out = std::io::stdout().lock();
+    // A closed stdout (the parent went away) is no reason to panic.
+    let _ = writeln!(out, "t={t} replica={id} {rest}");
+}
+
+/// Counters shared by the call threads.
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    rejected: AtomicU64,
+    probes: AtomicU64,
+    max_call_us: AtomicU64,
+}
+
+impl Counters {
+    fn line(&self, fleet: Option<&FleetStats>) -> String {
+        let mut line = format!(
+            "calls={} rejected={} probes={} max_call_us={}",
+            self.calls.load(Ordering::Relaxed),
+            self.rejected.load(Ordering::Relaxed),
+            self.probes.load(Ordering::Relaxed),
+            self.max_call_us.load(Ordering::Relaxed),
+        );
+        if let Some(stats) = fleet {
+            let _ = write!(
+                line,
+                " degraded={} malformed={} stale={} trips={} probes_won={} reconnects={}",
+                u8::from(stats.degraded()),
+                stats.malformed_dropped,
+                stats.stale_discarded,
+                stats.trips_published,
+                stats.probes_won,
+                stats.reconnects,
+            );
+        }
+        line
+    }
+}
+
+/// Attaches `breaker` to the fleet the settings name, unless `--local`.
+fn join_fleet(settings: &Settings, breaker: &Arc<CircuitBreaker>) -> Result<Option<Fleet>, String> {
+    if settings.local {
+        return Ok(None);
+    }
+    let fleet = Fleet::builder(settings.redis.as_str())
+        .namespace(settings.namespace.as_str())
+        .replica_id(settings.id.as_str())
+        .lease(settings.lease)
+        .reconcile_interval(settings.reconcile)
+        .build()
+        .map_err(|err| err.to_string())?;
+    fleet.attach(breaker).map_err(|err| err.to_string())?.keep();
+    Ok(Some(fleet))
+}
+
+/// One thread's connection to the dependency, reopened after any error.
+struct Link {
+    addr: String,
+    stream: Option<BufReader<TcpStream>>,
+}
+
+impl Link {
+    /// One call: `Ok` if the dependency answered `ok`.
+    fn call(&mut self, id: &str, probe: bool) -> Result<(), String> {
+        let result = self.try_call(id, probe);
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+
+    fn try_call(&mut self, id: &str, probe: bool) -> Result<(), String> {
+        if self.stream.is_none() {
+            let stream = TcpStream::connect(&self.addr).map_err(|e| e.to_string())?;
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .map_err(|e| e.to_string())?;
+            let _ = stream.set_nodelay(true);
+            self.stream = Some(BufReader::new(stream));
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Err("no connection".into());
+        };
+        let request = format!("{id} {}\n", u8::from(probe));
+        stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut reply = String::new();
+        stream.read_line(&mut reply).map_err(|e| e.to_string())?;
+        if reply.trim_end() == "ok" {
+            Ok(())
+        } else {
+            Err(format!("dependency answered {reply:?}"))
+        }
+    }
+}
+
+fn state_name(state: State) -> String {
+    state.to_string()
+}
+
+/// One thread of calls, until `stop`.
+fn call_loop(
+    breaker: &CircuitBreaker,
+    stop: &AtomicBool,
+    counters: &Counters,
+    id: &str,
+    link: &mut Link,
+    pause: Duration,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let began = Instant::now();
+        match breaker.try_acquire() {
+            Ok(permit) => {
+                let probe = permit.is_probe();
+                let result = link.call(id, probe);
+                permit.record(&result);
+                counters.calls.fetch_add(1, Ordering::Relaxed);
+                if probe {
+                    counters.probes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(_) => {
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counters.max_call_us.fetch_max(took, Ordering::Relaxed);
+        std::thread::sleep(pause);
+    }
+}
+
+fn main() {
+    let settings = match Settings::parse() {
+        Ok(settings) => settings,
+        Err(message) => {
+            eprintln!("replica: {message}");
+            std::process::exit(2);
+        }
+    };
+    let started = Instant::now();
+    let id: Arc<str> = Arc::from(settings.id.as_str());
+
+    let listener_id = Arc::clone(&id);
+    let breaker = CircuitBreaker::builder()
+        .name(settings.name.clone())
+        .failure_threshold(settings.threshold)
+        .recovery_timeout(settings.recovery)
+        .probe_deadline(settings.probe_deadline)
+        .on_transition(move |transition| {
+            emit(
+                started,
+                &listener_id,
+                &format!(
+                    "event=state from={} to={} failures={}",
+                    state_name(transition.from()),
+                    state_name(transition.to()),
+                    transition.failures()
+                ),
+            );
+        })
+        .build();
+    let breaker = match breaker {
+        Ok(breaker) => Arc::new(breaker),
+        Err(err) => {
+            eprintln!("replica: bad breaker settings: {err}");
+            std::process::exit(2);
+        }
+    };
+    let fleet = match join_fleet(&settings, &breaker) {
+        Ok(fleet) => Arc::new(fleet),
+        Err(message) => {
+            eprintln!("replica: cannot join the fleet: {message}");
+            std::process::exit(2);
+        }
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let counters = Arc::new(Counters::default());
+    let mut workers = Vec::new();
+    for _ in 0..settings.threads {
+        let breaker = Arc::clone(&breaker);
+        let stop = Arc::clone(&stop);
+        let counters = Arc::clone(&counters);
+        let id = Arc::clone(&id);
+        let mut link = Link {
+            addr: settings.dependency.clone(),
+            stream: None,
+        };
+        let pause = settings.pause;
+        workers.push(std::thread::spawn(move || {
+            call_loop(&breaker, &stop, &counters, &id, &mut link, pause);
+        }));
+    }
+
+    // Ticks until stdin closes.
+    let ticker = {
+        let stop = Arc::clone(&stop);
+        let counters = Arc::clone(&counters);
+        let id = Arc::clone(&id);
+        let fleet = Arc::clone(&fleet);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let stats = fleet.as_ref().as_ref().map(Fleet::stats);
+                emit(
+                    started,
+                    &id,
+                    &format!("event=tick {}", counters.line(stats.as_ref())),
+                );
+            }
+        })
+    };
+    emit(started, &id, "event=ready");
+
+    let mut sink = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        let _ = worker.join();
+    }
+    let _ = ticker.join();
+    let stats = fleet.as_ref().as_ref().map(Fleet::stats);
+    if let Some(fleet) = fleet.as_ref() {
+        fleet.shutdown();
+    }
+    emit(
+        started,
+        &id,
+        &format!("event=exit {}", counters.line(stats.as_ref())),
+    );
+}

@@ -1,0 +1,556 @@
+//! The agent: one OS thread per fleet that watches every attached breaker's state word and
+//! turns its local transitions into fleet transitions, and the fleet's transitions (script
+//! replies, pub/sub messages, reconciliation reads) into local holds, grants and closes.
+//!
+//! Nothing here is on a caller's path: callers only ever touch their breaker's word, and the
+//! agent changes that word with the core's single compare-exchange hooks.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_breaker::remote::{Phase as Local, Snapshot};
+
+use crate::keys::Keys;
+use crate::link::{Link, Op};
+use crate::member::Member;
+use crate::stats::Counters;
+use crate::view::{parse_message, Phase as Fleet, View};
+
+/// What the agent's thread receives: from the subscriber thread and from the `Fleet` handle.
+pub(crate) enum Input {
+    /// A raw payload from the channel (parsed and counted by the agent).
+    Message(Vec<u8>),
+    /// The subscriber (re)connected: messages may have been missed, so reconcile everything.
+    Subscribed,
+    Attach {
+        id: u64,
+        member: Arc<dyn Member>,
+    },
+    Detach {
+        name: String,
+        id: Option<u64>,
+    },
+    Shutdown,
+}
+
+/// The agent's validated timing settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) poll: Duration,
+    pub(crate) reconcile: Duration,
+    pub(crate) lease: Duration,
+    pub(crate) counting: bool,
+    pub(crate) replica: String,
+    pub(crate) namespace: String,
+}
+
+impl Settings {
+    fn renew_every(&self) -> Duration {
+        self.lease / 3
+    }
+    /// How long a granted probe may stay unclaimed before the lease goes back to the fleet.
+    fn grant_idle(&self) -> Duration {
+        self.lease / 2
+    }
+}
+
+/// The probe lease this replica holds for one breaker.
+struct Lease {
+    /// The generation the lease was won at (its token on the server is `gen:replica`).
+    gen: u64,
+    last_renew: Instant,
+    /// Since when the granted probe slot has been free (reset while a probe is in flight).
+    idle_since: Instant,
+}
+
+struct Slot {
+    id: u64,
+    member: Arc<dyn Member>,
+    keys: Keys,
+    /// The (epoch, generation) of the newest fleet state applied.
+    applied: Option<(String, u64)>,
+    /// The fleet's current closed generation, when it is closed (for fleet counting).
+    closed_gen: Option<u64>,
+    lease: Option<Lease>,
+    next_acquire: Instant,
+    next_reconcile: Instant,
+    /// The cycle of the local open period already published with TRIP.
+    tripped_cycle: Option<u64>,
+    /// The cycle of the open word that `release` left when the server went away: the fleet's
+    /// knowledge, not this replica's own evidence (see `rejoin`).
+    released: Option<u64>,
+    last_cycle: u64,
+    last_failures: u32,
+    pending_failures: u64,
+}
+
+pub(crate) struct Agent {
+    settings: Settings,
+    link: Link,
+    slots: HashMap<String, Slot>,
+    counters: Arc<Counters>,
+    rx: Receiver<Input>,
+}
+
+impl Agent {
+    pub(crate) fn new(
+        settings: Settings,
+        link: Link,
+        counters: Arc<Counters>,
+        rx: Receiver<Input>,
+    ) -> Agent {
+        Agent {
+            settings,
+            link,
+            slots: HashMap::new(),
+            counters,
+            rx,
+        }
+    }
+
+    pub(crate) fn run(mut self) {
+        'run: loop {
+            match self.rx.recv_timeout(self.settings.poll) {
+                Ok(input) => {
+                    if !self.handle(input) {
+                        break 'run;
+                    }
+                    while let Ok(input) = self.rx.try_recv() {
+                        if !self.handle(input) {
+                            break 'run;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break 'run,
+            }
+            self.tick(Instant::now());
+        }
+        let names: Vec<String> = self.slots.keys().cloned().collect();
+        for name in names {
+            self.detach(&name, None);
+        }
+    }
+
+    /// Returns false on shutdown.
+    fn handle(&mut self, input: Input) -> bool {
+        let now = Instant::now();
+        match input {
+            Input::Message(payload) => self.on_message(&payload, now),
+            Input::Subscribed => {
+                for slot in self.slots.values_mut() {
+                    slot.next_reconcile = now;
+                }
+            }
+            Input::Attach { id, member } => {
+                let name = member.name().to_owned();
+                let snapshot = member.snapshot();
+                let slot = Slot {
+                    id,
+                    keys: Keys::new(&self.settings.namespace, &name),
+                    member,
+                    applied: None,
+                    closed_gen: None,
+                    lease: None,
+                    next_acquire: now,
+                    next_reconcile: now,
+                    tripped_cycle: None,
+                    released: None,
+                    last_cycle: snapshot.cycle(),
+                    last_failures: snapshot.failures(),
+                    pending_failures: 0,
+                };
+                self.slots.insert(name, slot);
+            }
+            Input::Detach { name, id } => self.detach(&name, id),
+            Input::Shutdown => return false,
+        }
+        true
+    }
+
+    /// Hands a breaker back to local control: an unclaimed granted probe is taken back and its
+    /// lease given to the fleet; a held breaker keeps its remaining open time on its own timer.
+    fn detach(&mut self, name: &str, id: Option<u64>) {
+        if id.is_some_and(|id| self.slots.get(name).is_some_and(|s| s.id != id)) {
+            return;
+        }
+        let Some(slot) = self.slots.remove(name) else {
+            return;
+        };
+        let s = slot.member.snapshot();
+        if let Some(lease) = &slot.lease {
+            if s.phase() == Local::HalfOpen && slot.member.revoke_probe(&s) {
+                let _ = self
+                    .link
+                    .run(&slot.keys, name, Op::Revoke { gen: lease.gen });
+            }
+        }
+        slot.member.release();
+    }
+
+    fn on_message(&mut self, payload: &[u8], now: Instant) {
+        Counters::add(&self.counters.messages, 1);
+        let (name, view) = match parse_message(payload) {
+            Ok(parsed) => parsed,
+            Err(why) => {
+                Counters::add(&self.counters.malformed, 1);
+                tracing::warn!(
+                    why = why.0,
+                    len = payload.len(),
+                    "fleet: malformed message dropped"
+                );
+                return;
+            }
+        };
+        if !self.link.is_up() {
+            return; // degraded: local breakers; reconnection reconciles
+        }
+        let Some(slot) = self.slots.get_mut(name) else {
+            return;
+        };
+        match &slot.applied {
+            Some((epoch, gen)) if *epoch == view.epoch => {
+                if view.gen <= *gen {
+                    Counters::add(&self.counters.stale, 1);
+                    tracing::debug!(
+                        breaker = name,
+                        gen = view.gen,
+                        applied = gen,
+                        "fleet: stale message discarded"
+                    );
+                    return;
+                }
+            }
+            // A new epoch (the server lost its state) or nothing applied yet: never trust the
+            // message blindly, read the authoritative state instead.
+            _ => {
+                slot.next_reconcile = now;
+                return;
+            }
+        }
+        Counters::add(&self.counters.applied, 1);
+        apply(slot, &view, &self.settings, now);
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if !self.link.is_up() {
+            if !self.link.try_connect(now) {
+                return;
+            }
+            for slot in self.slots.values_mut() {
+                slot.next_reconcile = now;
+            }
+        }
+        for slot in self.slots.values_mut() {
+            let mut ctx = Ctx {
+                link: &mut self.link,
+                settings: &self.settings,
+                counters: &self.counters,
+            };
+            ctx.step(slot, now);
+            if !self.link.is_up() {
+                break;
+            }
+        }
+        if !self.link.is_up() {
+            self.degrade();
+        }
+    }
+
+    /// The server is unreachable: every breaker becomes a plain local breaker at once.
+    fn degrade(&mut self) {
+        for slot in self.slots.values_mut() {
+            slot.released = slot
+                .member
+                .release()
+                .filter(|s| s.phase() == Local::Open)
+                .map(|s| s.cycle());
+            slot.lease = None;
+            slot.tripped_cycle = None;
+            slot.closed_gen = None;
+            slot.pending_failures = 0;
+        }
+    }
+}
+
+struct Ctx<'a> {
+    link: &'a mut Link,
+    settings: &'a Settings,
+    counters: &'a Counters,
+}
+
+impl Ctx<'_> {
+    fn run(&mut self, slot: &Slot, op: Op) -> Option<View> {
+        self.link.run(&slot.keys, slot.member.name(), op)
+    }
+
+    fn step(&mut self, slot: &mut Slot, now: Instant) {
+        let s = slot.member.snapshot();
+        if slot.lease.is_some() {
+            self.step_leased(slot, &s, now);
+        } else {
+            self.step_free(slot, &s, now);
+        }
+        if self.settings.counting {
+            self.count(slot, now);
+        }
+        if self.link.is_up() && now >= slot.next_reconcile {
+            slot.next_reconcile = now + self.settings.reconcile;
+            if let Some(view) = self.run(slot, Op::Read) {
+                apply(slot, &view, self.settings, now);
+            }
+        }
+    }
+
+    /// This replica holds the probe lease: watch the local probe and report its outcome.
+    fn step_leased(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
+        let Some(lease) = slot.lease.as_mut() else {
+            return;
+        };
+        let gen = lease.gen;
+        let renew_due = now.duration_since(lease.last_renew) >= self.settings.renew_every();
+        let view = match s.phase() {
+            Local::HalfOpen => {
+                if now.duration_since(lease.idle_since) >= self.settings.grant_idle() {
+                    // Nobody here wants the probe: take the grant back first, then the lease.
+                    if !slot.member.revoke_probe(s) {
+                        return; // claimed meanwhile: the next tick sees Probing
+                    }
+                    slot.lease = None;
+                    Counters::add(&self.counters.leases_revoked, 1);
+                    self.run(slot, Op::Revoke { gen })
+                } else if renew_due {
+                    self.renew(slot, now)
+                } else {
+                    None
+                }
+            }
+            Local::Probing => {
+                lease.idle_since = now;
+                if renew_due {
+                    self.renew(slot, now)
+                } else {
+                    None
+                }
+            }
+            Local::Closed => {
+                slot.lease = None;
+                self.run(
+                    slot,
+                    Op::Result {
+                        gen,
+                        success: true,
+                        period: slot.member.recovery_timeout(),
+                        level: 0,
+                    },
+                )
+            }
+            Local::Open => {
+                slot.lease = None;
+                slot.tripped_cycle = Some(s.cycle());
+                let period = if s.remaining().is_zero() {
+                    slot.member.recovery_timeout()
+                } else {
+                    s.remaining()
+                };
+                let view = self.run(
+                    slot,
+                    Op::Result {
+                        gen,
+                        success: false,
+                        period,
+                        level: s.level(),
+                    },
+                );
+                if let Some(v) = view.as_ref().filter(|v| !v.won && v.phase == Fleet::Closed) {
+                    // The lease was lost meanwhile (this replica hung past it) and another
+                    // replica's probe closed the fleet: this probe's failure is stale, like a
+                    // stale outcome locally; follow the fleet instead of re-tripping it.
+                    slot.applied = Some((v.epoch.clone(), v.gen));
+                    slot.closed_gen = Some(v.gen);
+                    slot.member.close();
+                    return;
+                }
+                view
+            }
+            Local::ForcedOpen | Local::Disabled => {
+                // Manual control wins locally; let another replica probe.
+                slot.lease = None;
+                self.run(slot, Op::Revoke { gen })
+            }
+            // Held again: a newer fleet state was applied, the lease is gone.
+            _ => {
+                slot.lease = None;
+                None
+            }
+        };
+        if let Some(view) = view {
+            apply(slot, &view, self.settings, now);
+        }
+    }
+
+    fn renew(&mut self, slot: &mut Slot, now: Instant) -> Option<View> {
+        let gen = slot.lease.as_ref()?.gen;
+        let view = self.run(
+            slot,
+            Op::Renew {
+                gen,
+                lease: self.settings.lease,
+            },
+        )?;
+        if let Some(lease) = slot.lease.as_mut() {
+            lease.last_renew = now;
+        }
+        Some(view)
+    }
+
+    /// No lease here: publish a local trip, or compete for the lease when the fleet's open
+    /// period is over.
+    fn step_free(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
+        match s.phase() {
+            Local::Open if slot.released == Some(s.cycle()) => self.rejoin(slot, s, now),
+            Local::Open if slot.tripped_cycle != Some(s.cycle()) && !s.remaining().is_zero() => {
+                slot.tripped_cycle = Some(s.cycle());
+                self.trip(slot, s, now);
+            }
+            Local::Held if s.remaining().is_zero() && now >= slot.next_acquire => {
+                let acquire = Op::Acquire {
+                    lease: self.settings.lease,
+                };
+                let Some(view) = self.run(slot, acquire) else {
+                    return;
+                };
+                if !view.won {
+                    apply(slot, &view, self.settings, now);
+                    return;
+                }
+                slot.applied = Some((view.epoch.clone(), view.gen));
+                if slot.member.grant_probe().is_some() {
+                    Counters::add(&self.counters.probes_won, 1);
+                    slot.lease = Some(Lease {
+                        gen: view.gen,
+                        last_renew: now,
+                        idle_since: now,
+                    });
+                } else if let Some(view) = self.run(slot, Op::Revoke { gen: view.gen }) {
+                    // The word changed under us (manual control): give the lease back.
+                    apply(slot, &view, self.settings, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Back from an outage with the open period a released hold left: that is the fleet's
+    /// knowledge from before, not a local trip. If the server kept the fleet's state (same
+    /// epoch), follow it (it may have closed meanwhile); if it lost it (a new epoch: an empty
+    /// restart), publish what this replica still knows with TRIP.
+    fn rejoin(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
+        slot.released = None;
+        slot.tripped_cycle = Some(s.cycle());
+        let Some(view) = self.run(slot, Op::Read) else {
+            return;
+        };
+        let known = slot.applied.as_ref().is_some_and(|(e, _)| *e == view.epoch);
+        if known || s.remaining().is_zero() {
+            if view.phase == Fleet::Closed {
+                slot.member.close();
+            }
+            apply(slot, &view, self.settings, now);
+            return;
+        }
+        self.trip(slot, s, now);
+    }
+
+    /// Publishes this breaker's open period (TRIP) and follows the fleet's reply.
+    fn trip(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
+        let trip = Op::Trip {
+            period: s.remaining(),
+            level: s.level(),
+        };
+        if let Some(view) = self.run(slot, trip) {
+            if view.won {
+                Counters::add(&self.counters.trips, 1);
+            }
+            apply(slot, &view, self.settings, now);
+        }
+    }
+
+    /// Fleet counting: publish the local failures seen since the last poll, batched.
+    fn count(&mut self, slot: &mut Slot, now: Instant) {
+        let s = slot.member.snapshot();
+        let failures = s.failures();
+        let new = if s.cycle() != slot.last_cycle || failures < slot.last_failures {
+            failures // a new cycle, or a success reset the count in between
+        } else {
+            failures - slot.last_failures
+        };
+        slot.last_cycle = s.cycle();
+        slot.last_failures = failures;
+        if s.phase() != Local::Closed {
+            slot.pending_failures = 0;
+            return;
+        }
+        slot.pending_failures += u64::from(new);
+        let Some(gen) = slot.closed_gen else {
+            return;
+        };
+        if slot.pending_failures == 0 || !self.link.is_up() {
+            return;
+        }
+        let op = Op::Count {
+            gen,
+            failures: slot.pending_failures,
+            threshold: slot.member.failure_threshold(),
+            period: slot.member.recovery_timeout(),
+        };
+        Counters::add(&self.counters.failures_published, slot.pending_failures);
+        slot.pending_failures = 0;
+        if let Some(view) = self.run(slot, op) {
+            if view.won {
+                Counters::add(&self.counters.trips, 1);
+            }
+            apply(slot, &view, self.settings, now);
+        }
+    }
+}
+
+/// Makes the local breaker follow one fleet state.
+fn apply(slot: &mut Slot, view: &View, settings: &Settings, now: Instant) {
+    slot.applied = Some((view.epoch.clone(), view.gen));
+    if let Some(lease) = &slot.lease {
+        let ours =
+            matches!(&view.phase, Fleet::Probing { holder, .. } if *holder == settings.replica);
+        if ours && view.gen == lease.gen {
+            return; // our own probe round: nothing to follow
+        }
+        slot.lease = None; // the fleet moved on: the lease is lost
+    }
+    let member = &slot.member;
+    match &view.phase {
+        Fleet::Closed => {
+            slot.closed_gen = Some(view.gen);
+            let phase = member.snapshot().phase();
+            if matches!(phase, Local::Held | Local::HalfOpen | Local::Probing) {
+                member.close();
+            }
+        }
+        Fleet::Open { remaining } => {
+            slot.closed_gen = None;
+            member.hold(*remaining, view.level);
+            slot.next_acquire = now + *remaining;
+        }
+        Fleet::Probing { lease, .. } => {
+            slot.closed_gen = None;
+            member.hold(Duration::ZERO, view.level);
+            slot.next_acquire = now + *lease;
+        }
+        Fleet::Due => {
+            slot.closed_gen = None;
+            member.hold(Duration::ZERO, view.level);
+            slot.next_acquire = now;
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! [`Fleet`]: the handle of one replica's agent, and [`Attachment`], one attached breaker.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_breaker::CircuitBreaker;
+
+use crate::agent::{Agent, Input, Settings};
+use crate::keys::{channel as channel_name, check_breaker_name};
+use crate::link::Link;
+use crate::member::Member;
+use crate::stats::Counters;
+use crate::subscriber::Subscriber;
+use crate::{FleetBuilder, FleetError, FleetStats};
+
+/// One replica's membership in a fleet: a background agent (two OS threads, blocking redis
+/// client) that keeps the attached breakers in step with every other replica's.
+///
+/// Dropping the `Fleet` shuts it down like [`Fleet::shutdown`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use async_breaker::CircuitBreaker;
+/// use async_breaker_fleet::Fleet;
+///
+/// let fleet = Fleet::builder("redis://127.0.0.1:6379/").namespace("shop").build()?;
+/// let payments = Arc::new(CircuitBreaker::builder().name("payments").build()?);
+/// let _attached = fleet.attach(&payments)?; // detached again when dropped
+/// // ... use `payments` exactly as before: calls never touch the network ...
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Fleet {
+    tx: Sender<Input>,
+    attached: Arc<Mutex<HashMap<String, u64>>>,
+    next_id: AtomicU64,
+    counters: Arc<Counters>,
+    settings: Settings,
+    stop: Arc<AtomicBool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("namespace", &self.settings.namespace)
+            .field("replica_id", &self.settings.replica)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fleet {
+    /// Starts configuring a fleet on the server at `url`: `redis://[user:password@]host:port/db`,
+    /// `rediss://...` (TLS, feature `tls`) or `redis+unix:///path`.
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// assert_eq!(fleet.namespace(), "async-breaker");
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn builder(url: impl Into<String>) -> FleetBuilder {
+        FleetBuilder::new(url.into())
+    }
+
+    pub(crate) fn start(
+        client: redis::Client,
+        settings: Settings,
+        timeout: Duration,
+        max_backoff: Duration,
+    ) -> Result<Fleet, FleetError> {
+        let counters = Arc::new(Counters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = channel();
+        let channel = channel_name(&settings.namespace);
+        let subscriber = Subscriber {
+            client: client.clone(),
+            channel: channel.clone(),
+            timeout,
+            max_backoff,
+            to_agent: tx.clone(),
+            stop: Arc::clone(&stop),
+            counters: Arc::clone(&counters),
+        };
+        let link = Link::new(
+            client,
+            timeout,
+            max_backoff,
+            channel,
+            settings.replica.clone(),
+            Arc::clone(&counters),
+        );
+        let agent = Agent::new(settings.clone(), link, Arc::clone(&counters), rx);
+        let agent = std::thread::Builder::new()
+            .name("fleet-agent".into())
+            .spawn(move || agent.run())
+            .map_err(FleetError::Spawn)?;
+        let fleet = Fleet {
+            tx,
+            attached: Arc::default(),
+            next_id: AtomicU64::new(0),
+            counters,
+            settings,
+            stop,
+            threads: Mutex::new(vec![agent]),
+        };
+        let subscriber = std::thread::Builder::new()
+            .name("fleet-subscriber".into())
+            .spawn(move || subscriber.run())
+            .map_err(FleetError::Spawn)?;
+        fleet.lock_threads().push(subscriber);
+        Ok(fleet)
+    }
+
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Attaches a breaker (any classifier) to the fleet under its name. From now on the
+    /// breaker's trips open every replica's breaker of that name, and only one replica probes.
+    /// The breaker's own call path is unchanged. Detached when the returned [`Attachment`] is
+    /// dropped (or see [`Attachment::keep`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_breaker::CircuitBreaker;
+    /// use async_breaker_fleet::{Fleet, FleetError};
+    ///
+    /// let fleet = Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// let db = Arc::new(CircuitBreaker::builder().name("db").build()?);
+    /// let attachment = fleet.attach(&db)?;
+    /// assert!(matches!(fleet.attach(&db), Err(FleetError::AlreadyAttached(_))));
+    /// drop(attachment);
+    /// let _again = fleet.attach(&db)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`FleetError::BreakerName`] when the name cannot name keys, [`FleetError::AlreadyAttached`],
+    /// [`FleetError::ReconcileTooSlow`] when the breaker's probe deadline is shorter than twice
+    /// the reconcile interval, and [`FleetError::ShutDown`].
+    pub fn attach<C: Send + Sync + 'static>(
+        &self,
+        breaker: &Arc<CircuitBreaker<C>>,
+    ) -> Result<Attachment, FleetError> {
+        let member: Arc<dyn Member> = Arc::clone(breaker) as Arc<dyn Member>;
+        let name = member.name().to_owned();
+        check_breaker_name(&name)?;
+        let probe_deadline = member.probe_deadline();
+        if self.settings.reconcile * 2 > probe_deadline {
+            return Err(FleetError::ReconcileTooSlow {
+                name,
+                probe_deadline,
+                reconcile: self.settings.reconcile,
+            });
+        }
+        if self.stop.load(Relaxed) {
+            return Err(FleetError::ShutDown);
+        }
+        let mut attached = self.attached.lock().unwrap_or_else(PoisonError::into_inner);
+        if attached.contains_key(&name) {
+            return Err(FleetError::AlreadyAttached(name));
+        }
+        let id = self.next_id.fetch_add(1, Relaxed);
+        self.tx
+            .send(Input::Attach { id, member })
+            .map_err(|_| FleetError::ShutDown)?;
+        attached.insert(name.clone(), id);
+        Ok(Attachment {
+            name,
+            id,
+            tx: self.tx.clone(),
+            attached: Arc::clone(&self.attached),
+            keep: false,
+        })
+    }
+
+    /// Detaches the breaker named `name`, whichever [`Attachment`] attached it. Returns whether
+    /// one was attached. A held breaker keeps its remaining open time on its own timer.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use async_breaker::CircuitBreaker;
+    /// # let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// # let db = Arc::new(CircuitBreaker::builder().name("db").build()?);
+    /// fleet.attach(&db)?.keep();
+    /// assert!(fleet.detach("db"));
+    /// assert!(!fleet.detach("db"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detach(&self, name: &str) -> bool {
+        let removed = self
+            .attached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name)
+            .is_some();
+        if removed {
+            let _ = self.tx.send(Input::Detach {
+                name: name.to_owned(),
+                id: None,
+            });
+        }
+        removed
+    }
+
+    /// A copy of the agent's counters.
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// assert_eq!(fleet.stats().probes_won, 0);
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn stats(&self) -> FleetStats {
+        self.counters.snapshot()
+    }
+
+    /// This replica's id in lease tokens.
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").replica_id("a").build()?;
+    /// assert_eq!(fleet.replica_id(), "a");
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn replica_id(&self) -> &str {
+        &self.settings.replica
+    }
+
+    /// The namespace of the fleet's keys and channel.
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").namespace("x").build()?;
+    /// assert_eq!(fleet.namespace(), "x");
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn namespace(&self) -> &str {
+        &self.settings.namespace
+    }
+
+    /// Stops the agent: every attached breaker goes back to local control (a held breaker keeps
+    /// its remaining open time on its own timer; an unclaimed probe grant is handed back to the
+    /// fleet), and both threads are joined. Idempotent; also done on drop.
+    ///
+    /// Joining waits for the threads to notice: at most about 100 ms plus one server
+    /// operation's timeout. Inside an async task, shut down (or drop) a fleet with your
+    /// runtime's blocking facility (e.g. tokio's `spawn_blocking`) if that pause matters.
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// fleet.shutdown();
+    /// assert!(fleet.stats().degraded());
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn shutdown(&self) {
+        self.stop.store(true, Relaxed);
+        let _ = self.tx.send(Input::Shutdown);
+        let threads: Vec<JoinHandle<()>> = self.lock_threads().drain(..).collect();
+        for thread in threads {
+            let _ = thread.join();
+        }
+        self.counters.connected.store(false, Relaxed);
+        self.counters.subscribed.store(false, Relaxed);
+        self.attached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// One breaker attached to a [`Fleet`]; detaches it when dropped (unless [`kept`](Self::keep)).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use async_breaker::CircuitBreaker;
+/// # let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+/// let db = Arc::new(CircuitBreaker::builder().name("db").build()?);
+/// let attachment = fleet.attach(&db)?;
+/// assert_eq!(attachment.name(), "db");
+/// attachment.detach();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "dropping an Attachment detaches the breaker at once; bind it or call `keep()`"]
+pub struct Attachment {
+    name: String,
+    id: u64,
+    tx: Sender<Input>,
+    attached: Arc<Mutex<HashMap<String, u64>>>,
+    keep: bool,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attachment")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Attachment {
+    /// The attached breaker's name.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// # let db = Arc::new(async_breaker::CircuitBreaker::builder().name("db").build()?);
+    /// assert_eq!(fleet.attach(&db)?.name(), "db");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Detaches the breaker now (the same as dropping the attachment).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// # let db = Arc::new(async_breaker::CircuitBreaker::builder().name("db").build()?);
+    /// fleet.attach(&db)?.detach();
+    /// assert!(!fleet.detach("db"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn detach(self) {}
+
+    /// Keeps the breaker attached for the fleet's lifetime (until [`Fleet::detach`] or
+    /// [`Fleet::shutdown`]) without holding on to this handle.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// # let db = Arc::new(async_breaker::CircuitBreaker::builder().name("db").build()?);
+    /// fleet.attach(&db)?.keep();
+    /// assert!(fleet.detach("db"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn keep(mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        let mut attached = self.attached.lock().unwrap_or_else(PoisonError::into_inner);
+        if attached.get(&self.name) == Some(&self.id) {
+            attached.remove(&self.name);
+            let _ = self.tx.send(Input::Detach {
+                name: self.name.clone(),
+                id: Some(self.id),
+            });
+        }
+    }
+}

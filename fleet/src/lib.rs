@@ -1,0 +1,76 @@
+//! One circuit breaker across every replica of a service, through Redis or Valkey.
+//!
+//! Attach an [`async_breaker::CircuitBreaker`] to a [`Fleet`] and every replica's breaker of
+//! that name acts as one:
+//!
+//! - **Nothing on the call path.** Calls still only touch the breaker's local lock-free word.
+//!   A background agent watches the word and talks to the server on transitions only.
+//! - **The first trip opens everyone**, reporting the fleet's remaining open time.
+//! - **Exactly one probe fleet-wide**: when the open period ends, one replica wins a lease
+//!   (atomically, on the server) and probes; its outcome closes or re-opens every replica.
+//! - **Atomic, versioned state**: every fleet transition is one Lua script bumping a
+//!   generation; late or replayed messages are discarded. Open periods travel as server TTLs,
+//!   never as timestamps.
+//! - **Fleet-wide counting** (opt-in, [`FleetBuilder::fleet_counting`]).
+//! - **The server is never a single point of failure**: if it is down, slow or partitioned,
+//!   every replica degrades to a plain local breaker and reconciles when it comes back.
+//!
+//! # Runtime
+//!
+//! The agent runs on two OS threads of its own (one for commands, one subscribed to the
+//! namespace's channel) with redis' blocking client. It needs no async runtime and never
+//! blocks one: it works the same under tokio, async-std, smol or no executor at all.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use async_breaker::CircuitBreaker;
+//! use async_breaker_fleet::Fleet;
+//!
+//! let fleet = Fleet::builder("redis://127.0.0.1:6379/")
+//!     .namespace("shop")
+//!     .build()?;
+//! let payments = Arc::new(
+//!     CircuitBreaker::builder()
+//!         .name("payments")
+//!         .failure_threshold(5)
+//!         .recovery_timeout(Duration::from_secs(30))
+//!         .build()?,
+//! );
+//! let _attached = fleet.attach(&payments)?;
+//! // Use `payments` as usual; it now opens when any replica's "payments" breaker opens.
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Threat model
+//!
+//! Whoever can write the namespace's keys or publish on its channel can open (and close) your
+//! breakers on every replica. Protect the server like any other control plane: AUTH (user and
+//! password in the URL), TLS (`rediss://`, feature `tls`), ACLs limiting the key pattern
+//! `<namespace>:*` and the channel `<namespace>:fleet` to the service's user. Malformed input
+//! is never trusted: it is dropped, counted in [`FleetStats::malformed_dropped`] and logged
+//! with a `tracing` warning, and the scripts overwrite malformed keys.
+//!
+//! See `docs/fleet.md` in the repository for the protocol, a sequence diagram and the limits.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms, unreachable_pub)]
+
+mod agent;
+mod builder;
+mod error;
+mod fleet;
+mod keys;
+mod link;
+mod member;
+pub mod server;
+mod stats;
+mod subscriber;
+mod view;
+
+pub use crate::builder::{FleetBuilder, DEFAULT_NAMESPACE};
+pub use crate::error::FleetError;
+pub use crate::fleet::{Attachment, Fleet};
+pub use crate::stats::FleetStats;

@@ -1,0 +1,218 @@
+//! The agent's command connection: every operation has a short timeout, a failure drops the
+//! connection, and reconnection attempts back off exponentially up to a cap.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::{Client, Connection, Script, Value};
+
+use crate::keys::Keys;
+use crate::stats::Counters;
+use crate::view::{parse_reply, View};
+
+/// The first wait before reconnecting; it doubles up to the configured cap.
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The fleet script: one atomic transition (or read) per invocation.
+const LUA: &str = include_str!("lua/fleet.lua");
+
+/// One fleet operation on one breaker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Op {
+    /// The authoritative state.
+    Read,
+    /// A local breaker opened: open the fleet if it is closed.
+    Trip { period: Duration, level: u8 },
+    /// Add local failures to the closed generation `gen`; open the fleet at `threshold`.
+    Count {
+        gen: u64,
+        failures: u64,
+        threshold: u32,
+        period: Duration,
+    },
+    /// The open period is over: try to win the probe lease.
+    Acquire { lease: Duration },
+    /// Keep the lease won at `gen`.
+    Renew { gen: u64, lease: Duration },
+    /// The probe under the lease won at `gen` finished.
+    Result {
+        gen: u64,
+        success: bool,
+        period: Duration,
+        level: u8,
+    },
+    /// Give the lease won at `gen` back unused.
+    Revoke { gen: u64 },
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, 1 << 40)
+}
+
+/// A fresh random epoch candidate: used only if this call creates the breaker's state.
+fn epoch_candidate() -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+pub(crate) struct Link {
+    client: Client,
+    con: Option<Connection>,
+    timeout: Duration,
+    max_backoff: Duration,
+    backoff: Duration,
+    next_attempt: Instant,
+    ever_connected: bool,
+    script: Script,
+    channel: String,
+    replica: String,
+    counters: Arc<Counters>,
+}
+
+impl Link {
+    pub(crate) fn new(
+        client: Client,
+        timeout: Duration,
+        max_backoff: Duration,
+        channel: String,
+        replica: String,
+        counters: Arc<Counters>,
+    ) -> Link {
+        Link {
+            client,
+            con: None,
+            timeout,
+            max_backoff,
+            backoff: FIRST_BACKOFF,
+            next_attempt: Instant::now(),
+            ever_connected: false,
+            script: Script::new(LUA),
+            channel,
+            replica,
+            counters,
+        }
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.con.is_some()
+    }
+
+    /// Connects if the backoff allows it now. Returns true when a connection was just made.
+    pub(crate) fn try_connect(&mut self, now: Instant) -> bool {
+        if self.con.is_some() || now < self.next_attempt {
+            return false;
+        }
+        match connect(&self.client, self.timeout) {
+            Ok(con) => {
+                self.con = Some(con);
+                self.backoff = FIRST_BACKOFF;
+                if self.ever_connected {
+                    Counters::add(&self.counters.reconnects, 1);
+                }
+                self.ever_connected = true;
+                self.counters.connected.store(true, Relaxed);
+                tracing::info!("fleet: connected to the server");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "fleet: cannot connect to the server");
+                self.schedule(now);
+                false
+            }
+        }
+    }
+
+    fn schedule(&mut self, now: Instant) {
+        self.next_attempt = now + self.backoff;
+        self.backoff = (self.backoff * 2).min(self.max_backoff);
+    }
+
+    /// Drops the connection: the agent is degraded until `try_connect` succeeds again.
+    pub(crate) fn fail(&mut self, now: Instant) {
+        if self.con.take().is_some() {
+            self.counters.connected.store(false, Relaxed);
+            self.backoff = FIRST_BACKOFF;
+            self.schedule(now);
+        }
+    }
+
+    /// Runs one fleet operation. `None` when there is no connection, when the server failed or
+    /// timed out (the connection is then dropped), or when the reply was malformed (counted).
+    pub(crate) fn run(&mut self, keys: &Keys, name: &str, op: Op) -> Option<View> {
+        let con = self.con.as_mut()?;
+        let mut inv = self.script.key(&keys.state);
+        inv.key(&keys.open)
+            .key(&keys.lease)
+            .arg(epoch_candidate())
+            .arg(&self.channel)
+            .arg(name);
+        match op {
+            Op::Read => inv.arg("read"),
+            Op::Trip { period, level } => inv.arg("trip").arg(ms(period)).arg(level),
+            Op::Count {
+                gen,
+                failures,
+                threshold,
+                period,
+            } => inv
+                .arg("count")
+                .arg(gen)
+                .arg(failures)
+                .arg(threshold)
+                .arg(ms(period)),
+            Op::Acquire { lease } => inv.arg("acquire").arg(&self.replica).arg(ms(lease)),
+            Op::Renew { gen, lease } => inv.arg("renew").arg(gen).arg(&self.replica).arg(ms(lease)),
+            Op::Result {
+                gen,
+                success,
+                period,
+                level,
+            } => inv
+                .arg("result")
+                .arg(gen)
+                .arg(&self.replica)
+                .arg(if success { "1" } else { "0" })
+                .arg(ms(period))
+                .arg(level),
+            Op::Revoke { gen } => inv.arg("revoke").arg(gen).arg(&self.replica),
+        };
+        Counters::add(&self.counters.scripts, 1);
+        match inv.invoke::<Value>(con) {
+            Ok(reply) => match parse_reply(&reply) {
+                Ok(view) => Some(view),
+                Err(why) => {
+                    Counters::add(&self.counters.malformed, 1);
+                    tracing::warn!(
+                        breaker = name,
+                        why = why.0,
+                        "fleet: malformed script reply dropped"
+                    );
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(breaker = name, error = %e, "fleet: server operation failed; degrading to local breakers");
+                self.fail(Instant::now());
+                None
+            }
+        }
+    }
+}
+
+/// Opens a connection whose every read and write times out after `timeout`.
+pub(crate) fn connect(client: &Client, timeout: Duration) -> redis::RedisResult<Connection> {
+    let con = client.get_connection_with_timeout(timeout)?;
+    con.set_read_timeout(Some(timeout))?;
+    con.set_write_timeout(Some(timeout))?;
+    Ok(con)
+}

@@ -1,0 +1,226 @@
+//! The fleet's state of one breaker as the server reports it: in a script's reply or in a
+//! pub/sub message. Both are parsed defensively: anything malformed is an `Err`, never a panic.
+
+use std::time::Duration;
+
+use redis::Value;
+
+/// The longest message accepted on the channel.
+pub(crate) const MAX_MESSAGE: usize = 512;
+/// The message format's version tag.
+const VERSION: &str = "abf1";
+
+/// What the fleet is doing with one breaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Every replica admits calls.
+    Closed,
+    /// The fleet's open period runs for `remaining` more.
+    Open { remaining: Duration },
+    /// `holder` holds the probe lease for `lease` more.
+    Probing { holder: String, lease: Duration },
+    /// The open period is over and nobody holds the lease: the next ACQUIRE wins.
+    Due,
+}
+
+/// One authoritative (script reply) or announced (message) state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct View {
+    /// Random identity of the state key's life: a server restarted empty gets a new one.
+    pub(crate) epoch: String,
+    /// Bumped by every fleet transition.
+    pub(crate) gen: u64,
+    pub(crate) phase: Phase,
+    pub(crate) level: u8,
+    /// Whether the script made the transition it was asked for.
+    pub(crate) won: bool,
+}
+
+/// Why a reply or message was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Malformed(pub(crate) &'static str);
+
+fn is_epoch(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn phase_of(state: &str, ms: u64, holder: &str) -> Result<Phase, Malformed> {
+    let ms = Duration::from_millis(ms);
+    match state {
+        "closed" => Ok(Phase::Closed),
+        "open" if ms.is_zero() => Ok(Phase::Due),
+        "open" => Ok(Phase::Open { remaining: ms }),
+        "probing" if ms.is_zero() || holder == "-" => Ok(Phase::Due),
+        "probing" if crate::keys::is_replica_id(holder) => Ok(Phase::Probing {
+            holder: holder.to_owned(),
+            lease: ms,
+        }),
+        _ => Err(Malformed("unknown state or holder")),
+    }
+}
+
+fn level_of(level: u64) -> Result<u8, Malformed> {
+    u8::try_from(level)
+        .ok()
+        .filter(|l| *l <= 7)
+        .ok_or(Malformed("backoff level out of range"))
+}
+
+/// Parses a pub/sub message: `abf1 <epoch> <gen> <state> <ms> <level> <holder> <name>`.
+/// Returns the breaker's name and the announced state.
+pub(crate) fn parse_message(payload: &[u8]) -> Result<(&str, View), Malformed> {
+    if payload.len() > MAX_MESSAGE {
+        return Err(Malformed("oversized"));
+    }
+    let text = std::str::from_utf8(payload).map_err(|_| Malformed("not UTF-8"))?;
+    let mut parts = text.splitn(8, ' ');
+    let mut next = || parts.next().ok_or(Malformed("truncated"));
+    if next()? != VERSION {
+        return Err(Malformed("unknown version"));
+    }
+    let epoch = next()?;
+    let gen = next()?
+        .parse::<u64>()
+        .map_err(|_| Malformed("bad generation"))?;
+    let state = next()?;
+    let ms = next()?
+        .parse::<u64>()
+        .map_err(|_| Malformed("bad duration"))?;
+    let level = next()?.parse::<u64>().map_err(|_| Malformed("bad level"))?;
+    let holder = next()?;
+    let name = next()?;
+    if !is_epoch(epoch) || name.is_empty() {
+        return Err(Malformed("bad epoch or name"));
+    }
+    let view = View {
+        epoch: epoch.to_owned(),
+        gen,
+        phase: phase_of(state, ms, holder)?,
+        level: level_of(level)?,
+        won: false,
+    };
+    Ok((name, view))
+}
+
+fn text(v: &Value) -> Result<&str, Malformed> {
+    match v {
+        Value::BulkString(b) => std::str::from_utf8(b).map_err(|_| Malformed("not UTF-8")),
+        Value::SimpleString(s) => Ok(s),
+        _ => Err(Malformed("expected a string")),
+    }
+}
+
+fn number(v: &Value) -> Result<u64, Malformed> {
+    match v {
+        Value::Int(n) => u64::try_from(*n).map_err(|_| Malformed("negative number")),
+        other => text(other)?
+            .parse()
+            .map_err(|_| Malformed("expected a number")),
+    }
+}
+
+/// Parses the fleet script's reply:
+/// `{ epoch, gen, state, open pttl, level, holder, lease pttl, won }`.
+pub(crate) fn parse_reply(reply: &Value) -> Result<View, Malformed> {
+    let Value::Array(items) = reply else {
+        return Err(Malformed("reply is not an array"));
+    };
+    let [epoch, gen, state, open_ms, level, holder, lease_ms, won] = items.as_slice() else {
+        return Err(Malformed("reply has the wrong length"));
+    };
+    let epoch = text(epoch)?;
+    if !is_epoch(epoch) {
+        return Err(Malformed("bad epoch"));
+    }
+    let state = text(state)?;
+    let holder = text(holder)?;
+    let ms = if state == "probing" {
+        number(lease_ms)?
+    } else {
+        number(open_ms)?
+    };
+    Ok(View {
+        epoch: epoch.to_owned(),
+        gen: number(gen)?,
+        phase: phase_of(state, ms, holder)?,
+        level: level_of(number(level)?)?,
+        won: number(won)? == 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_round_trips() {
+        let (name, view) = parse_message(b"abf1 e1 7 open 1500 2 - pay ments").unwrap();
+        assert_eq!(name, "pay ments");
+        assert_eq!(view.gen, 7);
+        assert_eq!(view.level, 2);
+        assert_eq!(
+            view.phase,
+            Phase::Open {
+                remaining: Duration::from_millis(1500)
+            }
+        );
+        let (_, view) = parse_message(b"abf1 e1 8 probing 900 2 r-1 pay").unwrap();
+        assert_eq!(
+            view.phase,
+            Phase::Probing {
+                holder: "r-1".into(),
+                lease: Duration::from_millis(900)
+            }
+        );
+        let (_, view) = parse_message(b"abf1 e1 9 open 0 2 - pay").unwrap();
+        assert_eq!(view.phase, Phase::Due);
+    }
+
+    #[test]
+    fn garbage_is_malformed_not_a_panic() {
+        let long = vec![b'a'; MAX_MESSAGE + 1];
+        for bad in [
+            &b""[..],
+            b"abf1",
+            b"abf2 e1 7 open 1500 2 - pay",
+            b"abf1 e1 -7 open 1500 2 - pay",
+            b"abf1 e1 7 open 1500 9 - pay",
+            b"abf1 e1 7 opened 1500 2 - pay",
+            b"abf1 e:1 7 open 1500 2 - pay",
+            b"abf1 e1 7 open 1500 2 -",
+            b"abf1 e1 99999999999999999999999 open 1 2 - pay",
+            b"abf1 e1 7 probing 10 2 a:b pay",
+            b"\xff\xfe",
+            &long,
+        ] {
+            assert!(parse_message(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn replies_are_checked() {
+        let s = |x: &str| Value::BulkString(x.as_bytes().to_vec());
+        let good = Value::Array(vec![
+            s("e1"),
+            s("3"),
+            s("probing"),
+            Value::Int(0),
+            Value::Int(1),
+            s("r1"),
+            Value::Int(700),
+            Value::Int(1),
+        ]);
+        let view = parse_reply(&good).unwrap();
+        assert!(view.won);
+        assert_eq!(view.gen, 3);
+        assert_eq!(
+            view.phase,
+            Phase::Probing {
+                holder: "r1".into(),
+                lease: Duration::from_millis(700)
+            }
+        );
+        assert!(parse_reply(&Value::Nil).is_err());
+        assert!(parse_reply(&Value::Array(vec![s("e1")])).is_err());
+    }
+}

@@ -1,0 +1,248 @@
+//! The server is never a single point of failure: killed, the replicas are plain local
+//! breakers (no call waits on it); restarted empty, the state reconciles; and a replica that
+//! stops renewing its probe lease loses it to another replica.
+
+mod agent_support;
+
+use std::time::Duration;
+
+use agent_support::proxy::Proxy;
+use agent_support::{
+    admits, builder, fail, redis, replicas, server, test_replicas, wait_until, Replica,
+};
+use async_breaker::remote::Phase;
+
+#[test]
+fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
+    let mut server = server();
+    let url = server.url();
+    let recovery = Duration::from_millis(300);
+    let replicas = test_replicas(&url, "faults", 2, Duration::from_secs(10), 2, recovery);
+    let (a, b) = (&replicas[0].fleet, &replicas[1].fleet);
+    let (ba, bb) = (&*replicas[0].breaker, &*replicas[1].breaker);
+
+    // Held by the fleet, then the server dies.
+    fail(ba, 2);
+    wait_until("b is held", || !admits(bb));
+    server.kill();
+    wait_until("both replicas degrade", || {
+        a.stats().degraded() && b.stats().degraded()
+    });
+
+    wait_until("b's hold is released to its own timer", || {
+        bb.remote().snapshot().phase() != Phase::Held
+    });
+    // Plain local breakers now: calls keep completing on many threads, the open period runs
+    // out on the local timer, a local probe closes the breaker.
+    let calls = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = 0u32;
+                    for _ in 0..1000 {
+                        let _ = bb.call(|| Ok::<(), ()>(()));
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("caller"))
+            .sum::<u32>()
+    });
+    assert_eq!(calls, 4000);
+    wait_until("b closes by itself (local probe)", || {
+        let _ = bb.call(|| Ok::<(), ()>(()));
+        bb.is_closed()
+    });
+
+    // While the server is down, a trips locally again; the server comes back empty: a's open
+    // knowledge is re-published and b follows it.
+    wait_until("a closes by itself too", || {
+        let _ = ba.call(|| Ok::<(), ()>(()));
+        ba.is_closed()
+    });
+    fail(ba, 2);
+    assert!(ba.is_open());
+    assert!(admits(bb));
+    server.restart().expect("restart the server");
+    wait_until("both reconnect", || {
+        let (sa, sb) = (a.stats(), b.stats());
+        sa.connected && sb.connected && sa.reconnects >= 1 && sb.reconnects >= 1
+    });
+    wait_until("b is held again by a's republished trip", || !admits(bb));
+    let state: String = redis(&url, |c| {
+        redis::cmd("HGET")
+            .arg("faults:{dep}:state")
+            .arg("state")
+            .query(c)
+    });
+    assert!(state == "open" || state == "probing", "{state}");
+}
+
+#[test]
+fn a_lease_holder_that_stops_renewing_loses_the_lease_to_another_replica() {
+    let server = server();
+    let url = server.url();
+    let lease = Duration::from_secs(3);
+    let replicas = test_replicas(&url, "lease", 2, lease, 2, Duration::from_millis(300));
+
+    fail(&replicas[0].breaker, 2);
+    let won = |r: &Replica| r.fleet.stats().probes_won;
+    wait_until("one replica wins the lease", || {
+        replicas.iter().map(won).sum::<u64>() == 1
+    });
+    let h = usize::from(won(&replicas[1]) == 1);
+    let (holder, other) = (&replicas[h], &replicas[1 - h]);
+
+    // The holder claims its probe, then its agent dies (no renewal, no result) while the
+    // probe is still in flight.
+    let probe = holder
+        .breaker
+        .try_acquire()
+        .expect("the holder admits the probe");
+    holder.fleet.shutdown();
+    assert!(
+        !admits(&other.breaker),
+        "the other replica waits for the lease"
+    );
+    wait_until(
+        "the other replica wins the lease after the deadline",
+        || won(other) == 1,
+    );
+    other
+        .breaker
+        .try_acquire()
+        .expect("the new holder admits its probe")
+        .success();
+    wait_until("the fleet closes", || {
+        let s: String = redis(&url, |c| {
+            redis::cmd("HGET")
+                .arg("lease:{dep}:state")
+                .arg("state")
+                .query(c)
+        });
+        s == "closed"
+    });
+    assert!(other.breaker.is_closed());
+    drop(probe);
+}
+
+#[test]
+fn a_probe_whose_lease_was_lost_does_not_reopen_the_fleet() {
+    let server = server();
+    let url = server.url();
+    let replicas = test_replicas(
+        &url,
+        "stolen",
+        2,
+        Duration::from_secs(3),
+        2,
+        Duration::from_millis(300),
+    );
+    let won = |r: &Replica| r.fleet.stats().probes_won;
+    fail(&replicas[0].breaker, 2);
+    wait_until("one replica wins the lease", || {
+        replicas.iter().map(won).sum::<u64>() == 1
+    });
+    let h = usize::from(won(&replicas[1]) == 1);
+    let (holder, other) = (&replicas[h], &replicas[1 - h]);
+    let late = holder
+        .breaker
+        .try_acquire()
+        .expect("the holder admits the probe");
+
+    // The lease vanishes (as if the holder had hung past it): the other replica takes over
+    // and its probe closes the fleet.
+    let _: i64 = redis(&url, |c| {
+        redis::cmd("DEL").arg("stolen:{dep}:lease").query(c)
+    });
+    wait_until("the other replica wins the lease", || won(other) == 1);
+    other
+        .breaker
+        .try_acquire()
+        .expect("the new holder admits its probe")
+        .success();
+    let fleet_state = || -> String {
+        redis(&url, |c| {
+            redis::cmd("HGET")
+                .arg("stolen:{dep}:state")
+                .arg("state")
+                .query(c)
+        })
+    };
+    wait_until("the fleet closes", || fleet_state() == "closed");
+
+    // The first holder's probe fails late: stale, so it neither re-opens the fleet nor keeps
+    // its own breaker open.
+    late.failure();
+    wait_until("the late holder follows the fleet and closes", || {
+        holder.breaker.is_closed()
+    });
+    assert_eq!(fleet_state(), "closed");
+    let trips: u64 = replicas
+        .iter()
+        .map(|r| r.fleet.stats().trips_published)
+        .sum();
+    assert_eq!(trips, 1, "the stale failure was published as a trip");
+}
+
+#[test]
+fn a_partitioned_replica_follows_a_fleet_that_closed_meanwhile() {
+    let server = server();
+    let proxy = Proxy::start(server.port());
+    // `a` talks to the server directly, `b` through the proxy the test cuts. `a` opens the
+    // fleet for 500 ms; `b`'s own open period is 30 s, so the hold released during the
+    // partition is still running on `b`'s timer when the partition heals.
+    let lease = Duration::from_secs(3);
+    let a = replicas(
+        vec![builder(&server.url(), "part", "a", lease)],
+        2,
+        Duration::from_millis(500),
+    );
+    let b = replicas(
+        vec![builder(&proxy.url(), "part", "b", lease)],
+        2,
+        Duration::from_secs(30),
+    );
+    let (a, b) = (&a[0], &b[0]);
+    fail(&a.breaker, 2);
+    wait_until("b is held", || !admits(&b.breaker));
+
+    proxy.cut(true);
+    wait_until("b degrades", || b.fleet.stats().degraded());
+    assert!(
+        !admits(&b.breaker),
+        "b keeps the released open period locally"
+    );
+    // Meanwhile the fleet's open period ends, `a` wins the lease and its probe closes the fleet.
+    wait_until("a wins the lease", || a.fleet.stats().probes_won == 1);
+    a.breaker
+        .try_acquire()
+        .expect("a admits its probe")
+        .success();
+    let state = || -> String {
+        redis(&server.url(), |c| {
+            redis::cmd("HGET")
+                .arg("part:{dep}:state")
+                .arg("state")
+                .query(c)
+        })
+    };
+    wait_until("the fleet closes", || state() == "closed");
+
+    // The partition heals: `b` follows the closed fleet instead of re-opening it with the
+    // open period it kept from before.
+    proxy.cut(false);
+    wait_until("b reconnects and closes", || {
+        b.fleet.stats().connected && b.breaker.is_closed()
+    });
+    assert_eq!(state(), "closed");
+    assert!(a.breaker.is_closed());
+    assert_eq!(
+        a.fleet.stats().trips_published + b.fleet.stats().trips_published,
+        1
+    );
+}
