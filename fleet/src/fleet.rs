@@ -245,6 +245,10 @@ impl Fleet {
     /// its remaining open time on its own timer; an unclaimed probe grant is handed back to the
     /// fleet), and both threads are joined. Idempotent; also done on drop.
     ///
+    /// Joining waits for the threads to notice: at most about 100 ms plus one server
+    /// operation's timeout. Inside an async task, shut down (or drop) a fleet with your
+    /// runtime's blocking facility (e.g. tokio's `spawn_blocking`) if that pause matters.
+    ///
     /// ```
     /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
     /// fleet.shutdown();

@@ -6,25 +6,30 @@ mod agent_support;
 
 use std::time::Duration;
 
-use agent_support::{admits, fail, redis, server, test_replicas, wait_until};
+use agent_support::{admits, fail, redis, server, test_replicas, wait_until, Replica};
 
 const NS: &str = "msgs";
 const CHANNEL: &str = "msgs:fleet";
 const STATE: &str = "msgs:{dep}:state";
 
-#[test]
-fn stale_replayed_and_foreign_epoch_messages_change_nothing() {
-    let server = server();
-    let url = server.url();
-    // A long open period: the fleet stays open for the whole test.
-    let replicas = test_replicas(
-        &url,
+/// Two replicas whose breaker (threshold 2) stays open for a minute once tripped: the fleet
+/// stays open for the whole test.
+fn two_replicas(url: &str) -> Vec<Replica> {
+    test_replicas(
+        url,
         NS,
         2,
         Duration::from_secs(10),
         2,
         Duration::from_secs(60),
-    );
+    )
+}
+
+#[test]
+fn stale_replayed_and_foreign_epoch_messages_change_nothing() {
+    let server = server();
+    let url = server.url();
+    let replicas = two_replicas(&url);
     let b = &replicas[1].fleet;
     let (ba, bb) = (&replicas[0].breaker, &replicas[1].breaker);
 
@@ -74,14 +79,7 @@ fn stale_replayed_and_foreign_epoch_messages_change_nothing() {
 fn garbage_on_the_channel_and_in_the_keys_is_counted_and_overwritten() {
     let server = server();
     let url = server.url();
-    let replicas = test_replicas(
-        &url,
-        NS,
-        2,
-        Duration::from_secs(10),
-        2,
-        Duration::from_secs(60),
-    );
+    let replicas = two_replicas(&url);
     let b = &replicas[1].fleet;
     let (ba, bb) = (&replicas[0].breaker, &replicas[1].breaker);
 
