@@ -38,7 +38,7 @@
 //! ```
 //!
 //! `tick` and `exit` lines also carry the fleet's statistics ([`FleetStats`]): `degraded`
-//! (1 while the server is unreachable), `malformed`, `stale`, `trips`, `probes_won`,
+//! (1 while the server is unreachable), `subscribed` (1 while the channel is), `malformed`, `stale`, `trips`, `probes_won`,
 //! `reconnects`.
 //!
 //! [`FleetStats`]: async_breaker_fleet::FleetStats
@@ -163,8 +163,10 @@ impl Counters {
         if let Some(stats) = fleet {
             let _ = write!(
                 line,
-                " degraded={} malformed={} stale={} trips={} probes_won={} reconnects={}",
+                " degraded={} subscribed={} malformed={} stale={} trips={} probes_won={} \
+                 reconnects={}",
                 u8::from(stats.degraded()),
+                u8::from(stats.subscribed),
                 stats.malformed_dropped,
                 stats.stale_discarded,
                 stats.trips_published,

@@ -25,7 +25,6 @@
 //! ```
 
 use std::ffi::OsString;
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -48,22 +47,37 @@ const PORT_ATTEMPTS: u32 = 8;
 pub const INSTALL_HINT: &str = "apt-get install -y redis-server";
 
 /// Why a [`RedisServer`] could not be started or controlled.
-#[derive(Debug)]
+///
+/// ```
+/// use async_breaker_fleet::server::{ServerError, INSTALL_HINT};
+///
+/// let err = ServerError::NotInstalled { binary: "redis-server".into() };
+/// assert!(err.to_string().contains(INSTALL_HINT));
+/// ```
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServerError {
     /// The `redis-server` binary was not found.
+    #[error(
+        "redis-server not found (looked for `{}`; set {BINARY_ENV} to its path): install it, \
+         e.g. on Debian or Ubuntu `{INSTALL_HINT}`",
+        binary.display()
+    )]
     NotInstalled {
         /// The binary that was looked for.
         binary: PathBuf,
     },
     /// The binary exists but could not be run, or a signal could not be sent.
+    #[error("redis-server: {action}: {source}")]
     Io {
         /// What was being done.
         action: &'static str,
         /// The underlying error.
+        #[source]
         source: io::Error,
     },
     /// The server exited before it answered `PING`, on every port tried.
+    #[error("redis-server on port {port} exited before answering PING ({status}); log: {log}")]
     Exited {
         /// The loopback port of the last attempt.
         port: u16,
@@ -73,6 +87,10 @@ pub enum ServerError {
         log: String,
     },
     /// The server did not answer `PING` within the deadline.
+    #[error(
+        "redis-server on port {port} did not answer PING within {waited:?} (last error: \
+         {last_error})"
+    )]
     NotReady {
         /// The loopback port it was started on.
         port: u16,
@@ -82,44 +100,8 @@ pub enum ServerError {
         last_error: String,
     },
     /// The operation needs a running server, and it has been killed.
+    #[error("redis-server is not running (it was killed)")]
     NotRunning,
-}
-
-impl fmt::Display for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ServerError::NotInstalled { binary } => write!(
-                f,
-                "redis-server not found (looked for `{}`; set {BINARY_ENV} to its path): \
-                 install it, e.g. on Debian or Ubuntu `{INSTALL_HINT}`",
-                binary.display()
-            ),
-            ServerError::Io { action, source } => write!(f, "redis-server: {action}: {source}"),
-            ServerError::Exited { port, status, log } => write!(
-                f,
-                "redis-server on port {port} exited before answering PING ({status}); log: {log}"
-            ),
-            ServerError::NotReady {
-                port,
-                waited,
-                last_error,
-            } => write!(
-                f,
-                "redis-server on port {port} did not answer PING within {waited:?} \
-                 (last error: {last_error})"
-            ),
-            ServerError::NotRunning => f.write_str("redis-server is not running (it was killed)"),
-        }
-    }
-}
-
-impl std::error::Error for ServerError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ServerError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 /// A `redis-server` child process on a loopback port, killed when dropped.

@@ -59,10 +59,11 @@ impl Rig {
         (0..self.replicas.len()).collect()
     }
 
-    /// Waits until each of `which` printed a tick after `since` saying it is connected.
+    /// Waits until each of `which` printed a tick after `since` saying it is connected and
+    /// subscribed to the fleet's channel.
     pub fn wait_connected(&self, since: Instant, which: &[usize]) {
         self.wait_ticks(since, which, "connected to the fleet", |e| {
-            e.get("degraded") == "0"
+            e.get("degraded") == "0" && e.get("subscribed") == "1"
         });
     }
 
