@@ -241,6 +241,8 @@ mod classify;
 mod clock;
 mod config;
 mod error;
+#[cfg(feature = "metrics")]
+mod export;
 mod fallback;
 mod future;
 mod observe;
