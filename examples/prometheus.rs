@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use async_breaker::{CircuitBreaker, Clock, QuantaClock};
+use async_breaker::{CircuitBreaker, Clock, ConfigError, QuantaClock};
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
 
 /// How long the breaker stays open before it lets a probe through.
@@ -24,7 +24,11 @@ pub const RECOVERY: Duration = Duration::from_millis(500);
 
 /// The breaker in front of the dependency: opens after 3 consecutive failures, reports through
 /// the `metrics` facade (to the Prometheus recorder installed by [`start_exporter`]).
-pub fn payments(clock: impl Clock) -> CircuitBreaker {
+///
+/// # Errors
+///
+/// None: the configuration is valid.
+pub fn payments(clock: impl Clock) -> Result<CircuitBreaker, ConfigError> {
     CircuitBreaker::builder()
         .name("payments")
         .failure_threshold(3)
@@ -32,7 +36,6 @@ pub fn payments(clock: impl Clock) -> CircuitBreaker {
         .clock(clock)
         .export_metrics()
         .build()
-        .expect("a valid configuration")
 }
 
 /// A dependency that answers while it is up and fails while it is down.
@@ -74,22 +77,23 @@ impl Dependency {
 ///
 /// If no port could be bound after a few tries, or a recorder is already installed.
 pub fn start_exporter() -> Result<SocketAddr, BuildError> {
-    let mut last = None;
-    for _ in 0..5 {
-        let addr = match TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()) {
-            Ok(addr) => addr,
-            Err(e) => {
-                last = Some(BuildError::FailedToCreateHTTPListener(e.to_string()));
-                continue;
-            }
-        };
-        match PrometheusBuilder::new().with_http_listener(addr).install() {
-            Ok(()) => return Ok(addr),
-            Err(e @ BuildError::FailedToCreateHTTPListener(_)) => last = Some(e),
-            Err(e) => return Err(e),
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let started = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|free| free.local_addr())
+            .map_err(|e| BuildError::FailedToCreateHTTPListener(e.to_string()))
+            .and_then(|addr| {
+                PrometheusBuilder::new()
+                    .with_http_listener(addr)
+                    .install()
+                    .map(|()| addr)
+            });
+        match started {
+            Err(BuildError::FailedToCreateHTTPListener(_)) if attempts < 5 => {}
+            started => return started,
         }
     }
-    Err(last.expect("at least one attempt"))
 }
 
 /// `GET /metrics` over plain HTTP/1.1; the body of a 200 response.
@@ -267,7 +271,7 @@ fn outage(
 fn main() -> Result<(), Box<dyn Error>> {
     let addr = start_exporter()?;
     println!("serving the metrics on http://{addr}/metrics");
-    let breaker = payments(QuantaClock::new());
+    let breaker = payments(QuantaClock::new())?;
     let dependency = Dependency::default();
     let wait = || std::thread::sleep(RECOVERY + Duration::from_millis(100));
     outage(&breaker, &dependency, addr, wait)?;

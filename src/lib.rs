@@ -212,7 +212,7 @@
 //! | `macros` | no | the `#[circuit]` attribute for `async fn` and `fn` |
 //! | `tower` | no | a tower `Layer` and `Service` |
 //! | `tracing` | no | `tracing` events for transitions and rejections |
-//! | `metrics` | no | [`Builder::export_metrics`]: calls, transitions and state through the `metrics` facade (to Prometheus, StatsD, OpenTelemetry...) |
+//! | `metrics` | no | [`Builder::export_metrics`]: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
 //! | `serde` | no | [`Config`] and its policies deserialize from any serde format; [`Breakers`], a file's named breakers, builds a [`Registry`] |
 //!
 //! Targets without a 64-bit compare-exchange (for example `thumbv6m`, `thumbv7m`, `riscv32imac`)

@@ -223,11 +223,14 @@ impl Hooks {
 
 impl fmt::Debug for Hooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Hooks")
+        let mut hooks = f.debug_struct("Hooks");
+        hooks
             .field("listener", &self.listener.is_some())
             .field("metrics", &self.metrics.as_ref().map(Metrics::snapshot))
             .field("failure_rate_window", &self.window.is_some())
-            .field("several_probes", &self.rounds.is_some())
-            .finish()
+            .field("several_probes", &self.rounds.is_some());
+        #[cfg(feature = "metrics")]
+        hooks.field("export_metrics", &self.export.is_on());
+        hooks.finish()
     }
 }

@@ -27,7 +27,7 @@ fn data(name: &str) -> PathBuf {
 /// Reads `name` with the format its extension says; the error as the format shows it.
 fn load(name: &str) -> Result<Settings, String> {
     let path = data(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     match path.extension().and_then(|e| e.to_str()) {
         Some("toml") => toml::from_str(&text).map_err(|e| e.to_string()),
         Some("yaml") => serde_norway::from_str(&text).map_err(|e| e.to_string()),

@@ -4,6 +4,9 @@
 //! Each test builds its breaker inside `metrics::with_local_recorder` with a recorder of its
 //! own, so tests running in parallel never see each other's series.
 
+// Every value compared is a whole count (or a 0/1 gauge), which an f64 holds exactly.
+#![allow(clippy::float_cmp)]
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 use std::thread;
@@ -94,6 +97,7 @@ fn assert_state(all: &BTreeMap<String, f64>, breaker: &str, current: State) {
     }
 }
 
+#[allow(clippy::unnecessary_wraps)] // the shape of a guarded call
 fn ok() -> Result<(), &'static str> {
     Ok(())
 }

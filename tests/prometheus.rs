@@ -5,6 +5,9 @@
 //!
 //! The exporter installs the process-wide recorder, so this file holds one test.
 
+// Every value compared is a whole count (or a 0/1 gauge), which an f64 holds exactly.
+#![allow(clippy::float_cmp)]
+
 #[path = "../examples/prometheus.rs"]
 #[allow(dead_code)] // the example's `main` and printing helpers are not used here
 mod example;
@@ -80,7 +83,7 @@ impl Scrape {
 fn the_scraped_series_move_as_the_breaker_trips_and_recovers() {
     let addr = example::start_exporter().expect("the exporter starts");
     let clock = ManualClock::new();
-    let breaker = example::payments(clock.clone());
+    let breaker = example::payments(clock.clone()).unwrap();
     let dependency = example::Dependency::default();
 
     let fresh = Scrape::take(addr);

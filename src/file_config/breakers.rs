@@ -35,7 +35,6 @@ use crate::{Builder, CircuitBreaker, Config, ConfigError, Registry, RegistryErro
 /// Put it in your own settings type, under the key you like:
 ///
 /// ```
-/// # #[cfg(feature = "serde")] {
 /// use async_breaker::{Breakers, State};
 ///
 /// #[derive(serde::Deserialize)]
@@ -65,7 +64,6 @@ use crate::{Builder, CircuitBreaker, Config, ConfigError, Registry, RegistryErro
 /// assert!(bad.unwrap_err().to_string().contains(
 ///     "breaker `payments`, key `recovery_timeout`: malformed duration"
 /// ));
-/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default)]
