@@ -200,7 +200,7 @@
 //! - [`Builder::metrics`]: opt-in counters of admissions, rejections, outcomes and transitions,
 //!   read with [`CircuitBreaker::metrics`].
 //! - The `tracing` feature: an event per state change and per rejection.
-//! - The `metrics` feature: [`Builder::export_metrics`] reports through the `metrics` facade.
+//! - The `metrics` feature: `Builder::export_metrics` reports through the `metrics` facade.
 //!
 //! None of these is on the default hot path: a breaker built without them never touches them.
 //!
@@ -212,8 +212,8 @@
 //! | `macros` | no | the `#[circuit]` attribute for `async fn` and `fn` |
 //! | `tower` | no | a tower `Layer` and `Service` |
 //! | `tracing` | no | `tracing` events for transitions and rejections |
-//! | `metrics` | no | [`Builder::export_metrics`]: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
-//! | `serde` | no | [`Config`] and its policies deserialize from any serde format; [`Breakers`], a file's named breakers, builds a [`Registry`] |
+//! | `metrics` | no | `Builder::export_metrics`: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
+//! | `serde` | no | [`Config`] and its policies deserialize from any serde format; `Breakers`, a file's named breakers, builds a [`Registry`] |
 //!
 //! Targets without a 64-bit compare-exchange (for example `thumbv6m`, `thumbv7m`, `riscv32imac`)
 //! are not supported: the whole design is one `AtomicU64`.

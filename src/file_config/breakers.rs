@@ -37,7 +37,7 @@ use crate::{Builder, CircuitBreaker, Config, ConfigError, Registry, RegistryErro
 /// ```
 /// use async_breaker::{Breakers, State};
 ///
-/// #[derive(serde::Deserialize)]
+/// #[derive(Debug, serde::Deserialize)]
 /// struct Settings {
 ///     breakers: Breakers,
 /// }
