@@ -97,6 +97,34 @@ fn assert_state(all: &BTreeMap<String, f64>, breaker: &str, current: State) {
     }
 }
 
+/// A breaker on a manual clock, opening after `threshold` failures for 1 s.
+fn on_manual_clock(name: &'static str, threshold: u32) -> (Builder, ManualClock) {
+    let clock = ManualClock::new();
+    let builder = CircuitBreaker::builder()
+        .name(name)
+        .failure_threshold(threshold)
+        .recovery_timeout(Duration::from_secs(1))
+        .clock(clock.clone());
+    (builder, clock)
+}
+
+/// Runs `work` on 8 threads at once, released together.
+fn on_eight_threads(breaker: &Arc<CircuitBreaker>, work: fn(&CircuitBreaker)) {
+    let start = Arc::new(Barrier::new(THREADS as usize));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let (breaker, start) = (Arc::clone(breaker), Arc::clone(&start));
+            thread::spawn(move || {
+                start.wait();
+                work(&breaker);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
 #[allow(clippy::unnecessary_wraps)] // the shape of a guarded call
 fn ok() -> Result<(), &'static str> {
     Ok(())
@@ -108,15 +136,8 @@ fn down() -> Result<(), &'static str> {
 
 #[test]
 fn a_scripted_sequence_is_counted_exactly() {
-    let clock = ManualClock::new();
-    let (breaker, snapshotter) = build(
-        CircuitBreaker::builder()
-            .name("scripted")
-            .failure_threshold(2)
-            .recovery_timeout(Duration::from_secs(1))
-            .clock(clock.clone())
-            .metrics(),
-    );
+    let (builder, clock) = on_manual_clock("scripted", 2);
+    let (breaker, snapshotter) = build(builder.metrics());
 
     // Closed: 3 successes, a failure, a success (resets the count), an ignored call.
     for _ in 0..3 {
@@ -219,12 +240,7 @@ fn a_breaker_without_export_registers_nothing() {
 
 #[test]
 fn manual_control_transitions_are_counted() {
-    let (breaker, snapshotter) = build(
-        CircuitBreaker::builder()
-            .name("manual")
-            .failure_threshold(1)
-            .clock(ManualClock::new()),
-    );
+    let (breaker, snapshotter) = build(on_manual_clock("manual", 1).0);
     breaker.force_open();
     assert!(breaker.call(ok).is_err());
     breaker.disable();
@@ -269,14 +285,8 @@ fn manual_control_transitions_are_counted() {
 
 #[test]
 fn the_state_gauge_follows_the_breaker() {
-    let clock = ManualClock::new();
-    let (breaker, snapshotter) = build(
-        CircuitBreaker::builder()
-            .name("gauge")
-            .failure_threshold(1)
-            .recovery_timeout(Duration::from_secs(1))
-            .clock(clock.clone()),
-    );
+    let (builder, clock) = on_manual_clock("gauge", 1);
+    let (breaker, snapshotter) = build(builder);
     let _ = breaker.call(down);
     clock.advance(Duration::from_secs(1));
     let _probe = breaker.try_acquire().unwrap();
@@ -298,27 +308,17 @@ fn eight_threads_lose_and_double_no_count() {
             .metrics(),
     );
     let breaker = Arc::new(breaker);
-    let start = Arc::new(Barrier::new(THREADS as usize));
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (breaker, start) = (Arc::clone(&breaker), Arc::clone(&start));
-            thread::spawn(move || {
-                start.wait();
-                for i in 0..PER_THREAD {
-                    match i % 4 {
-                        0 | 1 => breaker.call(ok).unwrap(),
-                        2 => {
-                            let _ = breaker.call(down);
-                        }
-                        _ => drop(breaker.try_acquire().unwrap()),
-                    }
+    on_eight_threads(&breaker, |breaker| {
+        for i in 0..PER_THREAD {
+            match i % 4 {
+                0 | 1 => breaker.call(ok).unwrap(),
+                2 => {
+                    let _ = breaker.call(down);
                 }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
+                _ => drop(breaker.try_acquire().unwrap()),
+            }
+        }
+    });
     let all = series(&snapshotter);
     let quarter = THREADS * PER_THREAD / 4;
     assert_calls(
@@ -353,21 +353,11 @@ fn eight_threads_tripping_together_report_one_transition() {
             .recovery_timeout(Duration::from_secs(3600)),
     );
     let breaker = Arc::new(breaker);
-    let start = Arc::new(Barrier::new(THREADS as usize));
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (breaker, start) = (Arc::clone(&breaker), Arc::clone(&start));
-            thread::spawn(move || {
-                start.wait();
-                for _ in 0..1_000 {
-                    let _ = breaker.call(down);
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
+    on_eight_threads(&breaker, |breaker| {
+        for _ in 0..1_000 {
+            let _ = breaker.call(down);
+        }
+    });
     assert_eq!(breaker.state(), State::Open);
     let all = series(&snapshotter);
     assert_eq!(get(&all, &moved("stampede", "closed", "open")), 1.0);
