@@ -11,6 +11,9 @@
 //! |------------------------------|-------------------------------------------------------------|---------------------------------|
 //! | `async-breaker+metrics`      | `.metrics()` (cache-padded outcome/transition counters)     | closed success, closed failure, |
 //! |                              |                                                             | open reject                     |
+//! | `async-breaker+facade`       | `.export_metrics()` (feature `metrics`): one increment per  | closed success, closed failure, |
+//! |                              | outcome through a `metrics` handle of a Prometheus recorder | open reject                     |
+//! |                              | (`cargo bench --bench compare --features metrics`)          |                                 |
 //! | `async-breaker+rate`         | `.failure_rate(FailureRate::last_calls(20, 10, 60))` in     | closed success, closed failure  |
 //! |                              | place of 5 consecutive failures                             |                                 |
 //! | `async-breaker+coarse-clock` | `.clock(CoarseClock)`: `quanta::Instant::recent()`, kept    | open reject (1 and 2 threads)   |
@@ -210,6 +213,47 @@ impl Contestant for OursMetrics {
     #[inline]
     fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
         self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+/// `async-breaker` with `.export_metrics()` (feature `metrics`), its handles registered with a
+/// `metrics-exporter-prometheus` recorder (what a service scraped by Prometheus runs): every
+/// outcome is one increment through a handle held since `build()`.
+#[cfg(feature = "metrics")]
+struct OursFacade {
+    breaker: CircuitBreaker,
+    _recorder: metrics_exporter_prometheus::PrometheusRecorder,
+}
+
+#[cfg(feature = "metrics")]
+impl Contestant for OursFacade {
+    const NAME: &'static str = "async-breaker+facade";
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let breaker = metrics::with_local_recorder(&recorder, || {
+            CircuitBreaker::builder()
+                .name("bench")
+                .failure_threshold(FAILURES_TO_OPEN)
+                .recovery_timeout(OPEN_WAIT)
+                .export_metrics()
+                .build()
+                .expect("valid breaker configuration")
+        });
+        OursFacade {
+            breaker,
+            _recorder: recorder,
+        }
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.breaker.call(f)
     }
 
     fn outcome(out: &Self::Out) -> Outcome {
@@ -625,6 +669,8 @@ fn closed_success_sync(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, closed_success);
     closed_success::<OursMetrics>(&mut g);
+    #[cfg(feature = "metrics")]
+    closed_success::<OursFacade>(&mut g);
     closed_success::<OursRate>(&mut g);
     g.finish();
 }
@@ -657,6 +703,8 @@ fn closed_failure_sync(c: &mut Criterion) {
     g.throughput(Throughput::Elements(2));
     for_each_contestant!(&mut g, closed_failure);
     closed_failure::<OursMetrics>(&mut g);
+    #[cfg(feature = "metrics")]
+    closed_failure::<OursFacade>(&mut g);
     closed_failure::<OursRate>(&mut g);
     g.finish();
 }
@@ -687,6 +735,8 @@ fn open_reject(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, open_reject_one);
     open_reject_one::<OursMetrics>(&mut g);
+    #[cfg(feature = "metrics")]
+    open_reject_one::<OursFacade>(&mut g);
     open_reject_one::<OursCoarse>(&mut g);
     g.finish();
 }

@@ -30,11 +30,12 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 OURS = "async-breaker"
 PEERS = ["failsafe", "recloser"]
 # Our opt-in variants (each in only some groups): what enabling the option costs.
-VARIANTS = [f"{OURS}+metrics", f"{OURS}+rate", f"{OURS}+coarse-clock"]
+VARIANTS = [f"{OURS}+metrics", f"{OURS}+facade", f"{OURS}+rate", f"{OURS}+coarse-clock"]
 CONTESTANTS = [OURS, *VARIANTS, *PEERS, "bare"]
 COLORS = {
     OURS: "#1f77b4",
     f"{OURS}+metrics": "#6baed6",
+    f"{OURS}+facade": "#08519c",
     f"{OURS}+rate": "#9467bd",
     f"{OURS}+coarse-clock": "#17becf",
     "failsafe": "#ff7f0e",
@@ -45,6 +46,7 @@ COLORS = {
 SHORT = {
     OURS: "ours",
     f"{OURS}+metrics": "ours+metrics",
+    f"{OURS}+facade": "ours+facade",
     f"{OURS}+rate": "ours+rate",
     f"{OURS}+coarse-clock": "ours+coarse-clock",
 }

@@ -640,6 +640,29 @@ impl<C> Builder<C> {
         self
     }
 
+    /// Reports calls, transitions and the state through the [`metrics`](https://docs.rs/metrics)
+    /// facade (feature `metrics`), labelled with the breaker's name: the series are listed in
+    /// the guide (docs/operate.md). The handles are registered once, by `build()`, with the
+    /// recorder installed then (global, or local with `metrics::with_local_recorder`); each
+    /// call then adds one increment through a handle. Independent of
+    /// [`metrics`](Builder::metrics); a breaker built without either stays on the one-load
+    /// fast path.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::builder()
+    ///     .name("payments")
+    ///     .export_metrics()
+    ///     .build()?;
+    /// let _ = breaker.call(|| Ok::<_, ()>(())); // circuit_breaker_calls_total{outcome="success"} + 1
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn export_metrics(mut self) -> Builder<C> {
+        self.hooks.export = crate::export::Export::Asked;
+        self
+    }
+
     /// Count an error as a failure when `predicate` returns `true`; other errors count as
     /// successes.
     ///
@@ -690,14 +713,13 @@ impl<C> Builder<C> {
             hooks.window = Some(Window::new(&rate).ok_or(ConfigError::FailureRate { rate })?);
         }
         hooks.rounds = Rounds::new(self.config.half_open);
-        let hooks = (hooks.listener.is_some()
-            || hooks.metrics.is_some()
-            || hooks.window.is_some()
-            || hooks.rounds.is_some())
-        .then(|| Box::new(hooks));
+        let name = self.name.unwrap_or(Name::UNNAMED);
+        #[cfg(feature = "metrics")]
+        hooks.export.register(name.as_str());
+        let hooks = (!hooks.is_empty()).then(|| Box::new(hooks));
         Ok(CircuitBreaker::from_parts(
             policy,
-            self.name.unwrap_or(Name::UNNAMED),
+            name,
             clock,
             hooks,
             self.config.classifier,

@@ -200,6 +200,7 @@
 //! - [`Builder::metrics`]: opt-in counters of admissions, rejections, outcomes and transitions,
 //!   read with [`CircuitBreaker::metrics`].
 //! - The `tracing` feature: an event per state change and per rejection.
+//! - The `metrics` feature: `Builder::export_metrics` reports through the `metrics` facade.
 //!
 //! None of these is on the default hot path: a breaker built without them never touches them.
 //!
@@ -211,6 +212,8 @@
 //! | `macros` | no | the `#[circuit]` attribute for `async fn` and `fn` |
 //! | `tower` | no | a tower `Layer` and `Service` |
 //! | `tracing` | no | `tracing` events for transitions and rejections |
+//! | `metrics` | no | `Builder::export_metrics`: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
+//! | `serde` | no | [`Config`] and its policies deserialize from any serde format; `Breakers`, a file's named breakers, builds a [`Registry`] |
 //!
 //! Targets without a 64-bit compare-exchange (for example `thumbv6m`, `thumbv7m`, `riscv32imac`)
 //! are not supported: the whole design is one `AtomicU64`.
@@ -241,7 +244,11 @@ mod classify;
 mod clock;
 mod config;
 mod error;
+#[cfg(feature = "metrics")]
+mod export;
 mod fallback;
+#[cfg(feature = "serde")]
+mod file_config;
 mod future;
 mod observe;
 mod permit;
@@ -278,6 +285,9 @@ pub use crate::config::{
 };
 pub use crate::error::{Error, OpenError};
 pub use crate::fallback::Fallback;
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub use crate::file_config::{Breakers, BreakersError};
 pub use crate::future::{Circuit, CircuitExt};
 pub use crate::observe::{MetricsSnapshot, Transition};
 pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};

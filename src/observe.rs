@@ -172,13 +172,30 @@ pub(crate) struct Hooks {
     pub(crate) metrics: Option<Metrics>,
     pub(crate) window: Option<crate::window::Window>,
     pub(crate) rounds: Option<crate::probes::Rounds>,
+    /// Reporting through the `metrics` facade.
+    #[cfg(feature = "metrics")]
+    pub(crate) export: crate::export::Export,
 }
 
 impl Hooks {
+    /// Whether there is nothing here: then the breaker keeps no hooks at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        #[cfg(feature = "metrics")]
+        if self.export.is_on() {
+            return false;
+        }
+        self.listener.is_none()
+            && self.metrics.is_none()
+            && self.window.is_none()
+            && self.rounds.is_none()
+    }
+
     pub(crate) fn count(&self, counter: Counter) {
         if let Some(metrics) = &self.metrics {
             metrics.add(counter);
         }
+        #[cfg(feature = "metrics")]
+        self.export.count(counter);
     }
 
     /// Counts a transition and tells the listener, swallowing a listener's panic.
@@ -190,6 +207,8 @@ impl Hooks {
             State::ForcedOpen | State::Disabled => Counter::Manual,
         };
         self.count(counter);
+        #[cfg(feature = "metrics")]
+        self.export.transition(transition.from, transition.to);
         if let Some(listener) = &self.listener {
             // The new state is already installed; a panicking listener can only lose its own
             // work, so it is contained here rather than unwinding into the caller's call path
@@ -204,11 +223,14 @@ impl Hooks {
 
 impl fmt::Debug for Hooks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Hooks")
+        let mut hooks = f.debug_struct("Hooks");
+        hooks
             .field("listener", &self.listener.is_some())
             .field("metrics", &self.metrics.as_ref().map(Metrics::snapshot))
             .field("failure_rate_window", &self.window.is_some())
-            .field("several_probes", &self.rounds.is_some())
-            .finish()
+            .field("several_probes", &self.rounds.is_some());
+        #[cfg(feature = "metrics")]
+        hooks.field("export_metrics", &self.export.is_on());
+        hooks.finish()
     }
 }
