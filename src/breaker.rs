@@ -305,7 +305,8 @@ impl<C> CircuitBreaker<C> {
     /// Whether a slow-call rate needs each call's duration.
     #[inline]
     fn times_calls(&self) -> bool {
-        self.window().is_some_and(|window| window.slow_ms().is_some())
+        self.window()
+            .is_some_and(|window| window.slow_ms().is_some())
     }
 
     /// Records the outcome of the call admitted with `ticket` and started at `started` (see

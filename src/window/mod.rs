@@ -351,7 +351,11 @@ mod tests {
         ] {
             assert!(!Window::valid(&rate), "{rate:?}");
         }
-        assert!(Window::valid(&FailureRate::last_calls(MAX_WINDOW_CALLS, 1, 50)));
+        assert!(Window::valid(&FailureRate::last_calls(
+            MAX_WINDOW_CALLS,
+            1,
+            50
+        )));
         assert!(Window::new(None, None).is_none());
     }
 
@@ -424,7 +428,22 @@ mod tests {
     #[test]
     fn count_windows_hold_exactly_the_last_n_outcomes_of_the_cycle() {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-        for size in [1, 2, 3, 31, 32, 33, 63, 64, 65, 100, 127, 128, 1_000, MAX_WINDOW_CALLS] {
+        for size in [
+            1,
+            2,
+            3,
+            31,
+            32,
+            33,
+            63,
+            64,
+            65,
+            100,
+            127,
+            128,
+            1_000,
+            MAX_WINDOW_CALLS,
+        ] {
             let w = calls(size, 1, 100);
             let mut model: VecDeque<bool> = VecDeque::new();
             let mut cycle = 0;

@@ -193,7 +193,11 @@ impl Ring {
                         }
                         checked = Some(held);
                     }
-                    let marking = Head::Marking { to: tag, from: held }.encode();
+                    let marking = Head::Marking {
+                        to: tag,
+                        from: held,
+                    }
+                    .encode();
                     observed = self.replace(observed, marking);
                     continue;
                 }
