@@ -12,7 +12,11 @@
 //! | `async-breaker+metrics`      | `.metrics()` (cache-padded outcome/transition counters)     | closed success, closed failure, |
 //! |                              |                                                             | open reject                     |
 //! | `async-breaker+rate`         | `.failure_rate(FailureRate::last_calls(20, 10, 60))` in     | closed success, closed failure  |
-//! |                              | place of 5 consecutive failures                             |                                 |
+//! |                              | place of 5 consecutive failures (a one-word window)         |                                 |
+//! | `async-breaker+rate100`      | `.failure_rate(FailureRate::last_calls(100, 50, 60))`: a    | closed success, closed failure  |
+//! |                              | ring of 128 slots behind a head word                        |                                 |
+//! | `async-breaker+rate1000`     | `.failure_rate(FailureRate::last_calls(1000, 500, 60))`: a  | closed success, closed failure  |
+//! |                              | ring of 1024 slots (8 KiB) behind a head word               |                                 |
 //! | `async-breaker+coarse-clock` | `.clock(CoarseClock)`: `quanta::Instant::recent()`, kept    | open reject (1 and 2 threads)   |
 //! |                              | fresh by a quanta upkeep thread (1 ms) started by the bench |                                 |
 //!
@@ -236,6 +240,40 @@ impl Contestant for OursRate {
             CircuitBreaker::builder()
                 .name("bench")
                 .failure_rate(RATE)
+                .recovery_timeout(OPEN_WAIT)
+                .build()
+                .expect("valid breaker configuration"),
+        )
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+/// `async-breaker` with a count-based failure-rate window of `CALLS` calls (more than 32: a ring
+/// of slots behind a head word), at least half of them finished and 60 % failed to open, like
+/// [`RATE`] otherwise: `closed_failure_sync` never reaches the rate.
+struct OursRateOf<const CALLS: u32>(CircuitBreaker);
+
+impl<const CALLS: u32> Contestant for OursRateOf<CALLS> {
+    const NAME: &'static str = match CALLS {
+        100 => "async-breaker+rate100",
+        1_000 => "async-breaker+rate1000",
+        _ => panic!("a window length with no contestant name"),
+    };
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        OursRateOf(
+            CircuitBreaker::builder()
+                .name("bench")
+                .failure_rate(FailureRate::last_calls(CALLS, CALLS / 2, 60))
                 .recovery_timeout(OPEN_WAIT)
                 .build()
                 .expect("valid breaker configuration"),
@@ -626,6 +664,8 @@ fn closed_success_sync(c: &mut Criterion) {
     for_each_contestant!(&mut g, closed_success);
     closed_success::<OursMetrics>(&mut g);
     closed_success::<OursRate>(&mut g);
+    closed_success::<OursRateOf<100>>(&mut g);
+    closed_success::<OursRateOf<1_000>>(&mut g);
     g.finish();
 }
 
@@ -633,7 +673,8 @@ fn closed_success_sync(c: &mut Criterion) {
 // 2. closed_failure_sync: one iteration = one failing call + one successful call.
 //    For us and failsafe the success zeroes the consecutive-failure count; for recloser the
 //    ring of 5 alternates F/S, so its failure rate stays at 0.4..0.6 (< 1.0); for
-//    `async-breaker+rate` the window of 20 holds at most 50 % failures (< 60 %, see `RATE`).
+//    `async-breaker+rate` (and `+rate100`, `+rate1000`) the window holds at most 50 % failures
+//    (< 60 %, see `RATE`).
 //    None ever opens: the checks after the run would see a rejection instead of `Err`/`Ok`.
 
 fn closed_failure<C: Contestant>(g: &mut Group<'_>) {
@@ -658,6 +699,8 @@ fn closed_failure_sync(c: &mut Criterion) {
     for_each_contestant!(&mut g, closed_failure);
     closed_failure::<OursMetrics>(&mut g);
     closed_failure::<OursRate>(&mut g);
+    closed_failure::<OursRateOf<100>>(&mut g);
+    closed_failure::<OursRateOf<1_000>>(&mut g);
     g.finish();
 }
 

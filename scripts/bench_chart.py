@@ -30,12 +30,20 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 OURS = "async-breaker"
 PEERS = ["failsafe", "recloser"]
 # Our opt-in variants (each in only some groups): what enabling the option costs.
-VARIANTS = [f"{OURS}+metrics", f"{OURS}+rate", f"{OURS}+coarse-clock"]
+VARIANTS = [
+    f"{OURS}+metrics",
+    f"{OURS}+rate",
+    f"{OURS}+rate100",
+    f"{OURS}+rate1000",
+    f"{OURS}+coarse-clock",
+]
 CONTESTANTS = [OURS, *VARIANTS, *PEERS, "bare"]
 COLORS = {
     OURS: "#1f77b4",
     f"{OURS}+metrics": "#6baed6",
     f"{OURS}+rate": "#9467bd",
+    f"{OURS}+rate100": "#c5b0d5",
+    f"{OURS}+rate1000": "#8c564b",
     f"{OURS}+coarse-clock": "#17becf",
     "failsafe": "#ff7f0e",
     "recloser": "#2ca02c",
@@ -46,6 +54,8 @@ SHORT = {
     OURS: "ours",
     f"{OURS}+metrics": "ours+metrics",
     f"{OURS}+rate": "ours+rate",
+    f"{OURS}+rate100": "ours+rate100",
+    f"{OURS}+rate1000": "ours+rate1000",
     f"{OURS}+coarse-clock": "ours+coarse-clock",
 }
 GROUPS = [

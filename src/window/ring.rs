@@ -216,19 +216,18 @@ impl Ring {
             }
             let evicted = if full {
                 let oldest = seq.wrapping_sub(size) & SEQ_MASK;
-                match self.bit(tag, oldest) {
-                    Some(bit) => bit,
-                    None => {
-                        // Only a head that moved on since it was read can name a slot that
-                        // does not hold its outcome; read it again. (If it did not move, the
-                        // head came back to the same word: the documented wrap limit.)
-                        let again = self.head.load(Ordering::Acquire);
-                        if again != observed {
-                            observed = again;
-                            continue;
-                        }
-                        false
+                if let Some(bit) = self.bit(tag, oldest) {
+                    bit
+                } else {
+                    // Only a head that moved on since it was read can name a slot that does
+                    // not hold its outcome; read it again. (If it did not move, the head came
+                    // back to the same word: the documented wrap limit.)
+                    let again = self.head.load(Ordering::Acquire);
+                    if again != observed {
+                        observed = again;
+                        continue;
                     }
+                    false
                 }
             } else {
                 false

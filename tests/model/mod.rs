@@ -734,7 +734,7 @@ impl Model {
     /// Adds a counted closed-state outcome to the rate window, if there is one, and opens if a
     /// rate calls for it. `current`: whether the outcome's cycle is still the current one (it is
     /// not when its own failure has just opened the breaker by the consecutive count).
-    fn count(&mut self, failed: bool, slow: bool, now_nanos: u64, current: bool) {
+    fn count(&mut self, failed: bool, slow_call: bool, now_nanos: u64, current: bool) {
         let Some((window, min_calls)) = self.settings.window else {
             return;
         };
@@ -744,7 +744,7 @@ impl Model {
         let counted = Counted {
             at_ms,
             failed,
-            slow,
+            slow: slow_call,
         };
         let inside: Vec<Counted> = match window {
             Window::Calls(n) => {
