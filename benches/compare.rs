@@ -221,48 +221,20 @@ impl Contestant for OursMetrics {
     }
 }
 
-/// Failure-rate window of the `async-breaker+rate` contestant: the last 20 calls, at least 10
-/// finished, open at 60 % failed. `closed_failure_sync` alternates failure and success, so the
-/// window holds at most 50 % failures (exactly 50 % once full) and never trips; at 50 % it
-/// would trip as soon as 10 calls had finished.
-const RATE: FailureRate = FailureRate::last_calls(20, 10, 60);
+/// `async-breaker` with a count-based failure-rate window of the last `CALLS` calls in place of
+/// consecutive failures: at least half of them finished, open at 60 % failed. Every
+/// closed-state outcome is also recorded in the lock-free window (one word up to 32 calls, a
+/// ring of slots behind a head word beyond). `closed_failure_sync` alternates failure and
+/// success, so the window holds at most 50 % failures and never opens (at 50 % it would, as
+/// soon as half the window had finished).
+///
+/// `OursRate<20>` is `async-breaker+rate`, `OursRate<100>` `async-breaker+rate100`,
+/// `OursRate<1_000>` `async-breaker+rate1000`.
+struct OursRate<const CALLS: u32>(CircuitBreaker);
 
-/// `async-breaker` with a count-based failure-rate policy in place of consecutive failures:
-/// every closed-state outcome is also recorded in the lock-free window word.
-struct OursRate(CircuitBreaker);
-
-impl Contestant for OursRate {
-    const NAME: &'static str = "async-breaker+rate";
-    type Out = Result<u64, async_breaker::Error<u64>>;
-
-    fn new_breaker() -> Self {
-        OursRate(
-            CircuitBreaker::builder()
-                .name("bench")
-                .failure_rate(RATE)
-                .recovery_timeout(OPEN_WAIT)
-                .build()
-                .expect("valid breaker configuration"),
-        )
-    }
-
-    #[inline]
-    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
-        self.0.call(f)
-    }
-
-    fn outcome(out: &Self::Out) -> Outcome {
-        ours_outcome(out)
-    }
-}
-
-/// `async-breaker` with a count-based failure-rate window of `CALLS` calls (more than 32: a ring
-/// of slots behind a head word), at least half of them finished and 60 % failed to open, like
-/// [`RATE`] otherwise: `closed_failure_sync` never reaches the rate.
-struct OursRateOf<const CALLS: u32>(CircuitBreaker);
-
-impl<const CALLS: u32> Contestant for OursRateOf<CALLS> {
+impl<const CALLS: u32> Contestant for OursRate<CALLS> {
     const NAME: &'static str = match CALLS {
+        20 => "async-breaker+rate",
         100 => "async-breaker+rate100",
         1_000 => "async-breaker+rate1000",
         _ => panic!("a window length with no contestant name"),
@@ -270,7 +242,7 @@ impl<const CALLS: u32> Contestant for OursRateOf<CALLS> {
     type Out = Result<u64, async_breaker::Error<u64>>;
 
     fn new_breaker() -> Self {
-        OursRateOf(
+        OursRate(
             CircuitBreaker::builder()
                 .name("bench")
                 .failure_rate(FailureRate::last_calls(CALLS, CALLS / 2, 60))
@@ -663,9 +635,9 @@ fn closed_success_sync(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, closed_success);
     closed_success::<OursMetrics>(&mut g);
-    closed_success::<OursRate>(&mut g);
-    closed_success::<OursRateOf<100>>(&mut g);
-    closed_success::<OursRateOf<1_000>>(&mut g);
+    closed_success::<OursRate<20>>(&mut g);
+    closed_success::<OursRate<100>>(&mut g);
+    closed_success::<OursRate<1_000>>(&mut g);
     g.finish();
 }
 
@@ -674,7 +646,7 @@ fn closed_success_sync(c: &mut Criterion) {
 //    For us and failsafe the success zeroes the consecutive-failure count; for recloser the
 //    ring of 5 alternates F/S, so its failure rate stays at 0.4..0.6 (< 1.0); for
 //    `async-breaker+rate` (and `+rate100`, `+rate1000`) the window holds at most 50 % failures
-//    (< 60 %, see `RATE`).
+//    (< 60 %, see `OursRate`).
 //    None ever opens: the checks after the run would see a rejection instead of `Err`/`Ok`.
 
 fn closed_failure<C: Contestant>(g: &mut Group<'_>) {
@@ -698,9 +670,9 @@ fn closed_failure_sync(c: &mut Criterion) {
     g.throughput(Throughput::Elements(2));
     for_each_contestant!(&mut g, closed_failure);
     closed_failure::<OursMetrics>(&mut g);
-    closed_failure::<OursRate>(&mut g);
-    closed_failure::<OursRateOf<100>>(&mut g);
-    closed_failure::<OursRateOf<1_000>>(&mut g);
+    closed_failure::<OursRate<20>>(&mut g);
+    closed_failure::<OursRate<100>>(&mut g);
+    closed_failure::<OursRate<1_000>>(&mut g);
     g.finish();
 }
 
