@@ -15,7 +15,11 @@
 //! |                              | outcome through a `metrics` handle of a Prometheus recorder | open reject                     |
 //! |                              | (`cargo bench --bench compare --features metrics`)          |                                 |
 //! | `async-breaker+rate`         | `.failure_rate(FailureRate::last_calls(20, 10, 60))` in     | closed success, closed failure  |
-//! |                              | place of 5 consecutive failures                             |                                 |
+//! |                              | place of 5 consecutive failures (a one-word window)         |                                 |
+//! | `async-breaker+rate100`      | `.failure_rate(FailureRate::last_calls(100, 50, 60))`: a    | closed success, closed failure  |
+//! |                              | ring of 128 slots behind a head word                        |                                 |
+//! | `async-breaker+rate1000`     | `.failure_rate(FailureRate::last_calls(1000, 500, 60))`: a  | closed success, closed failure  |
+//! |                              | ring of 1024 slots (8 KiB) behind a head word               |                                 |
 //! | `async-breaker+coarse-clock` | `.clock(CoarseClock)`: `quanta::Instant::recent()`, kept    | open reject (1 and 2 threads)   |
 //! |                              | fresh by a quanta upkeep thread (1 ms) started by the bench |                                 |
 //!
@@ -261,25 +265,31 @@ impl Contestant for OursFacade {
     }
 }
 
-/// Failure-rate window of the `async-breaker+rate` contestant: the last 20 calls, at least 10
-/// finished, open at 60 % failed. `closed_failure_sync` alternates failure and success, so the
-/// window holds at most 50 % failures (exactly 50 % once full) and never trips; at 50 % it
-/// would trip as soon as 10 calls had finished.
-const RATE: FailureRate = FailureRate::last_calls(20, 10, 60);
+/// `async-breaker` with a count-based failure-rate window of the last `CALLS` calls in place of
+/// consecutive failures: at least half of them finished, open at 60 % failed. Every
+/// closed-state outcome is also recorded in the lock-free window (one word up to 32 calls, a
+/// ring of slots behind a head word beyond). `closed_failure_sync` alternates failure and
+/// success, so the window holds at most 50 % failures and never opens (at 50 % it would, as
+/// soon as half the window had finished).
+///
+/// `OursRate<20>` is `async-breaker+rate`, `OursRate<100>` `async-breaker+rate100`,
+/// `OursRate<1_000>` `async-breaker+rate1000`.
+struct OursRate<const CALLS: u32>(CircuitBreaker);
 
-/// `async-breaker` with a count-based failure-rate policy in place of consecutive failures:
-/// every closed-state outcome is also recorded in the lock-free window word.
-struct OursRate(CircuitBreaker);
-
-impl Contestant for OursRate {
-    const NAME: &'static str = "async-breaker+rate";
+impl<const CALLS: u32> Contestant for OursRate<CALLS> {
+    const NAME: &'static str = match CALLS {
+        20 => "async-breaker+rate",
+        100 => "async-breaker+rate100",
+        1_000 => "async-breaker+rate1000",
+        _ => panic!("a window length with no contestant name"),
+    };
     type Out = Result<u64, async_breaker::Error<u64>>;
 
     fn new_breaker() -> Self {
         OursRate(
             CircuitBreaker::builder()
                 .name("bench")
-                .failure_rate(RATE)
+                .failure_rate(FailureRate::last_calls(CALLS, CALLS / 2, 60))
                 .recovery_timeout(OPEN_WAIT)
                 .build()
                 .expect("valid breaker configuration"),
@@ -671,7 +681,9 @@ fn closed_success_sync(c: &mut Criterion) {
     closed_success::<OursMetrics>(&mut g);
     #[cfg(feature = "metrics")]
     closed_success::<OursFacade>(&mut g);
-    closed_success::<OursRate>(&mut g);
+    closed_success::<OursRate<20>>(&mut g);
+    closed_success::<OursRate<100>>(&mut g);
+    closed_success::<OursRate<1_000>>(&mut g);
     g.finish();
 }
 
@@ -679,7 +691,8 @@ fn closed_success_sync(c: &mut Criterion) {
 // 2. closed_failure_sync: one iteration = one failing call + one successful call.
 //    For us and failsafe the success zeroes the consecutive-failure count; for recloser the
 //    ring of 5 alternates F/S, so its failure rate stays at 0.4..0.6 (< 1.0); for
-//    `async-breaker+rate` the window of 20 holds at most 50 % failures (< 60 %, see `RATE`).
+//    `async-breaker+rate` (and `+rate100`, `+rate1000`) the window holds at most 50 % failures
+//    (< 60 %, see `OursRate`).
 //    None ever opens: the checks after the run would see a rejection instead of `Err`/`Ok`.
 
 fn closed_failure<C: Contestant>(g: &mut Group<'_>) {
@@ -705,7 +718,9 @@ fn closed_failure_sync(c: &mut Criterion) {
     closed_failure::<OursMetrics>(&mut g);
     #[cfg(feature = "metrics")]
     closed_failure::<OursFacade>(&mut g);
-    closed_failure::<OursRate>(&mut g);
+    closed_failure::<OursRate<20>>(&mut g);
+    closed_failure::<OursRate<100>>(&mut g);
+    closed_failure::<OursRate<1_000>>(&mut g);
     g.finish();
 }
 

@@ -30,13 +30,22 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 OURS = "async-breaker"
 PEERS = ["failsafe", "recloser"]
 # Our opt-in variants (each in only some groups): what enabling the option costs.
-VARIANTS = [f"{OURS}+metrics", f"{OURS}+facade", f"{OURS}+rate", f"{OURS}+coarse-clock"]
+VARIANTS = [
+    f"{OURS}+metrics",
+    f"{OURS}+facade",
+    f"{OURS}+rate",
+    f"{OURS}+rate100",
+    f"{OURS}+rate1000",
+    f"{OURS}+coarse-clock",
+]
 CONTESTANTS = [OURS, *VARIANTS, *PEERS, "bare"]
 COLORS = {
     OURS: "#1f77b4",
     f"{OURS}+metrics": "#6baed6",
     f"{OURS}+facade": "#08519c",
     f"{OURS}+rate": "#9467bd",
+    f"{OURS}+rate100": "#c5b0d5",
+    f"{OURS}+rate1000": "#8c564b",
     f"{OURS}+coarse-clock": "#17becf",
     "failsafe": "#ff7f0e",
     "recloser": "#2ca02c",
@@ -48,6 +57,8 @@ SHORT = {
     f"{OURS}+metrics": "ours+metrics",
     f"{OURS}+facade": "ours+facade",
     f"{OURS}+rate": "ours+rate",
+    f"{OURS}+rate100": "ours+rate100",
+    f"{OURS}+rate1000": "ours+rate1000",
     f"{OURS}+coarse-clock": "ours+coarse-clock",
 }
 GROUPS = [

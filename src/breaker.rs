@@ -306,15 +306,22 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// When an admitted call starts, on the breaker's clock, if slow-call detection needs to
-    /// know; 0 (and no clock read) otherwise.
+    /// When an admitted call starts, on the breaker's clock, if slow-call detection (a
+    /// threshold or a rate) needs to know; 0 (and no clock read) otherwise.
     #[inline]
     pub(crate) fn call_started(&self) -> u64 {
-        if self.core.policy.slow_call_ms == 0 {
+        if self.core.policy.slow_call_ms == 0 && !self.times_calls() {
             0
         } else {
             self.core.clock.now_ms()
         }
+    }
+
+    /// Whether a slow-call rate needs each call's duration.
+    #[inline]
+    fn times_calls(&self) -> bool {
+        self.window()
+            .is_some_and(|window| window.slow_ms().is_some())
     }
 
     /// Records the outcome of the call admitted with `ticket` and started at `started` (see
@@ -373,7 +380,7 @@ impl<C> CircuitBreaker<C> {
             return false;
         }
         self.count(outcome_counter(outcome));
-        self.windowed(ticket, outcome, &mut now)
+        self.windowed(ticket, outcome, started, &mut now)
     }
 
     fn window(&self) -> Option<&Window> {
@@ -423,20 +430,34 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// Adds a counted closed-state outcome to the failure-rate window, if there is one, and
-    /// opens the breaker if the window says so (exactly one caller's compare-exchange does).
-    fn windowed(&self, ticket: Ticket, outcome: Outcome, now: &mut LazyNow<'_>) -> bool {
+    /// Adds a counted closed-state outcome of a call started at `started` to the rate windows
+    /// (failure rate, slow-call rate), if there are any, and opens the breaker if one says so
+    /// (exactly one caller's compare-exchange does).
+    fn windowed(
+        &self,
+        ticket: Ticket,
+        outcome: Outcome,
+        started: u64,
+        now: &mut LazyNow<'_>,
+    ) -> bool {
         let Some(window) = self.window() else {
             return true;
         };
         if !ticket.is_closed() || outcome == Outcome::Ignore {
             return true;
         }
+        let slow = window
+            .slow_ms()
+            .is_some_and(|ms| now.get().saturating_sub(started) >= ms);
+        // Only a time-based window files outcomes by the clock (read before the ticket was
+        // checked, in `settle_slow`); a count-based one needs no reading.
+        let at = if window.is_timed() { now.get() } else { 0 };
         let current = || self.load().issued(ticket);
         if !window.record(
             ticket.stamp(),
             outcome == Outcome::Failure,
-            now.get(),
+            slow,
+            at,
             current,
         ) {
             return true;

@@ -70,7 +70,8 @@ pub enum ConfigError {
         max: Duration,
     },
     /// The failure-rate window's settings were out of range: a percentage outside 1–100, zero
-    /// minimum calls, a count window outside 1–32 calls, or a time window outside 1–64 buckets,
+    /// minimum calls, a count window outside 1–[`MAX_WINDOW_CALLS`](crate::MAX_WINDOW_CALLS)
+    /// calls, or a time window outside 1–64 buckets,
     /// longer than [`MAX_RECOVERY_TIMEOUT`], or not splitting into whole milliseconds.
     #[error("failure_rate settings out of range: {rate:?}")]
     FailureRate {
@@ -102,6 +103,20 @@ pub enum ConfigError {
         /// The largest accepted value.
         max: Duration,
     },
+    /// `slow_call_rate`'s threshold was below 1 ms or above [`MAX_RECOVERY_TIMEOUT`], or its
+    /// percentage outside 1–100.
+    #[error(
+        "slow_call_rate needs a threshold between 1ms and {max:?} and a percentage between 1 \
+         and 100, got {threshold:?} and {percent}"
+    )]
+    SlowCallRate {
+        /// The threshold given.
+        threshold: Duration,
+        /// The percentage given.
+        percent: u8,
+        /// The longest accepted threshold.
+        max: Duration,
+    },
 }
 
 impl ConfigError {
@@ -123,6 +138,7 @@ impl ConfigError {
             ConfigError::SlowCallThreshold { .. } => "slow_call_threshold",
             ConfigError::FailureRate { .. } => "failure_rate",
             ConfigError::HalfOpen { .. } => "half_open",
+            ConfigError::SlowCallRate { .. } => "slow_call_rate",
         }
     }
 }
@@ -156,6 +172,7 @@ pub struct Config<C = AnyError> {
     probe_deadline: Option<Duration>,
     backoff: Option<Backoff>,
     slow_call_threshold: Option<Duration>,
+    slow_call_rate: Option<(Duration, u8)>,
     failure_rate: Option<FailureRate>,
     half_open: HalfOpen,
     classifier: C,
@@ -220,6 +237,7 @@ impl Config<AnyError> {
             probe_deadline: None,
             backoff: None,
             slow_call_threshold: None,
+            slow_call_rate: None,
             failure_rate: None,
             half_open: HalfOpen::ONE,
             classifier: AnyError,
@@ -267,6 +285,7 @@ impl Config<AnyError> {
             probe_deadline: self.probe_deadline,
             backoff: self.backoff,
             slow_call_threshold: self.slow_call_threshold,
+            slow_call_rate: self.slow_call_rate,
             failure_rate: self.failure_rate,
             half_open: self.half_open,
             classifier,
@@ -358,6 +377,40 @@ impl<C> Config<C> {
         self
     }
 
+    /// Open when at least `percent` % (1–100) of the calls in the window took `threshold` (1 ms
+    /// up to [`MAX_RECOVERY_TIMEOUT`]; fractions of a millisecond round up) or longer, whether
+    /// they succeeded or failed: resilience4j's `slowCallRateThreshold` and
+    /// `slowCallDurationThreshold`. A slow success stays a success for the consecutive count and
+    /// the failure rate (unlike [`slow_call_threshold`](Config::slow_call_threshold), which
+    /// turns it into a failure; both may be set). Ignored outcomes and half-open probes are not
+    /// counted, as for the failure rate.
+    ///
+    /// The window is the [failure rate](Config::failure_rate)'s (its span and minimum calls;
+    /// the slow calls have a counter of their own, tripping on their own percentage). Without a
+    /// failure rate it is resilience4j's default window, **the last 100 calls, judged once 100
+    /// have finished**, and failures keep opening the breaker by the consecutive
+    /// [threshold](Config::failure_threshold). When on, an admitted call reads the clock when it
+    /// starts and when it ends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{Config, FailureRate};
+    ///
+    /// // resilience4j: slidingWindowSize 100, minimumNumberOfCalls 100,
+    /// // failureRateThreshold 50, slowCallDurationThreshold 2 s, slowCallRateThreshold 80.
+    /// const PORTED: Config = Config::new()
+    ///     .failure_rate(FailureRate::last_calls(100, 100, 50))
+    ///     .slow_call_rate(Duration::from_secs(2), 80);
+    /// // Only slowness over the default window (last 100 calls); failures by the count of 5.
+    /// const SLOW_ONLY: Config = Config::new().slow_call_rate(Duration::from_millis(500), 50);
+    /// # let _ = (PORTED, SLOW_ONLY);
+    /// ```
+    #[must_use]
+    pub const fn slow_call_rate(mut self, threshold: Duration, percent: u8) -> Config<C> {
+        self.slow_call_rate = Some((threshold, percent));
+        self
+    }
+
     /// How many probes a half-open breaker admits and how many must succeed to close it
     /// (default: one). See [`HalfOpen`].
     #[must_use]
@@ -440,7 +493,7 @@ impl<C> Config<C> {
             });
         }
         if let Some(rate) = self.failure_rate {
-            if Window::new(&rate).is_none() {
+            if !Window::valid(&rate) {
                 return Err(ConfigError::FailureRate { rate });
             }
         }
@@ -464,6 +517,7 @@ impl<C> Config<C> {
                 max: MAX_RECOVERY_TIMEOUT,
             })?,
         };
+        self.slow_rate()?;
         Ok(Policy {
             failure_threshold: self.failure_threshold,
             recovery_ms,
@@ -475,6 +529,21 @@ impl<C> Config<C> {
         })
     }
 
+    /// The slow-call rate's threshold in whole milliseconds and its percentage, if one is set.
+    fn slow_rate(&self) -> Result<Option<(u64, u8)>, ConfigError> {
+        let Some((threshold, percent)) = self.slow_call_rate else {
+            return Ok(None);
+        };
+        match span_ms(threshold) {
+            Some(ms) if (1..=100).contains(&percent) => Ok(Some((ms, percent))),
+            _ => Err(ConfigError::SlowCallRate {
+                threshold,
+                percent,
+                max: MAX_RECOVERY_TIMEOUT,
+            }),
+        }
+    }
+
     /// The same settings with another classifier (`classify_with` for any `C`, outside `const`).
     fn reclassify<D>(self, classifier: D) -> Config<D> {
         Config {
@@ -483,6 +552,7 @@ impl<C> Config<C> {
             probe_deadline: self.probe_deadline,
             backoff: self.backoff,
             slow_call_threshold: self.slow_call_threshold,
+            slow_call_rate: self.slow_call_rate,
             failure_rate: self.failure_rate,
             half_open: self.half_open,
             classifier,
@@ -613,6 +683,24 @@ impl<C> Builder<C> {
         self
     }
 
+    /// Open when at least `percent` % of the calls in the window took `threshold` or longer.
+    /// See [`Config::slow_call_rate`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, FailureRate};
+    /// let breaker = CircuitBreaker::builder()
+    ///     .failure_rate(FailureRate::last_calls(1_000, 100, 50))
+    ///     .slow_call_rate(Duration::from_secs(1), 60)
+    ///     .build()?;
+    /// # let _ = breaker;
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn slow_call_rate(mut self, threshold: Duration, percent: u8) -> Builder<C> {
+        self.config = self.config.slow_call_rate(threshold, percent);
+        self
+    }
+
     /// The time source (default with the `std` feature: [`QuantaClock`](crate::QuantaClock);
     /// required without it). Pass a [`ManualClock`](crate::ManualClock)
     /// to drive the breaker from a test.
@@ -709,9 +797,7 @@ impl<C> Builder<C> {
             return Err(ConfigError::MissingClock);
         };
         let mut hooks = self.hooks;
-        if let Some(rate) = self.config.failure_rate {
-            hooks.window = Some(Window::new(&rate).ok_or(ConfigError::FailureRate { rate })?);
-        }
+        hooks.window = Window::new(self.config.failure_rate.as_ref(), self.config.slow_rate()?);
         hooks.rounds = Rounds::new(self.config.half_open);
         let name = self.name.unwrap_or(Name::UNNAMED);
         #[cfg(feature = "metrics")]

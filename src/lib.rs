@@ -186,9 +186,10 @@
 //! All off by default, and free until used: manual control ([`CircuitBreaker::force_open`],
 //! [`CircuitBreaker::disable`], [`CircuitBreaker::reset`]), a third outcome
 //! ([`Outcome::Ignore`]), [`Backoff`] of the open period (its level lives in the word), slow
-//! calls as failures ([`Builder::slow_call_threshold`]), a [`FailureRate`] over a count- or
-//! time-based window (a lock-free side structure; the trip itself is still one
-//! compare-exchange on the word), the probe deadline, and several half-open probes
+//! calls as failures ([`Builder::slow_call_threshold`]), a [`FailureRate`] over a count- (up
+//! to 1 024 calls) or time-based window and a slow-call rate ([`Builder::slow_call_rate`]) over
+//! the same window (lock-free side structures; the trip itself is still one compare-exchange
+//! on the word), the probe deadline, and several half-open probes
 //! ([`HalfOpen`], counted in a side word whose round is the word's stamp).
 //!
 //! # Watching breakers

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_breaker::{CircuitBreaker, CircuitExt, Error, ManualClock, OpenError, State};
+use async_breaker::{
+    CircuitBreaker, CircuitExt, Error, FailureRate, ManualClock, OpenError, State,
+};
 
 struct Counting;
 
@@ -196,6 +198,33 @@ fn closed_failure_and_reset_do_not_allocate() {
         });
         assert!(breaker.is_closed());
         assert_eq!(breaker.failure_count(), 0);
+    }
+}
+
+/// Windows of 1 000 calls (a ring of slots) with a slow-call rate, count- and time-based:
+/// recording an outcome, and the sweep that empties the ring when a new cycle begins, never
+/// allocate (the ring and the buckets are allocated when the breaker is built).
+#[test]
+fn rate_windows_do_not_allocate() {
+    for rate in [
+        FailureRate::last_calls(1_000, 100, 60),
+        FailureRate::last(Duration::from_secs(10), 10, 100, 60),
+    ] {
+        let breaker = CircuitBreaker::builder()
+            .recovery_timeout(LONG)
+            .failure_rate(rate)
+            .slow_call_rate(LONG, 50)
+            .build()
+            .unwrap();
+        assert_no_alloc("closed failure + success, 1000-call window", || {
+            assert!(breaker.call(err).is_err_and(|e| e.is_inner()));
+            assert_eq!(breaker.call(ok).unwrap(), 1);
+        });
+        assert_no_alloc("reset (a new cycle) + first outcome", || {
+            breaker.reset();
+            assert_eq!(breaker.call(ok).unwrap(), 1);
+        });
+        assert!(breaker.is_closed());
     }
 }
 

@@ -315,7 +315,7 @@ fn concurrent_failures_under_a_rate_open_exactly_once() {
 fn failure_rate_settings_are_checked() {
     for rate in [
         FailureRate::last_calls(0, 1, 50),
-        FailureRate::last_calls(33, 1, 50),
+        FailureRate::last_calls(1_025, 1, 50),
         FailureRate::last_calls(10, 1, 0),
         FailureRate::last(SECOND, 0, 1, 50),
         FailureRate::last(Duration::from_millis(5), 10, 1, 50),

@@ -7,10 +7,13 @@
 //! the clock moving forwards, backwards and to the end of its range, and the manual transitions
 //! (`force_open`, `disable`, `reset`). The settings cover the consecutive-failure threshold and,
 //! each optional and independent, a probe deadline, backoff (with or without jitter), a slow-call
-//! threshold, a failure-rate window (count- or time-based) and several half-open probes.
+//! threshold, a failure-rate window (count-based of up to 40 calls, or up to 70 in the long runs,
+//! so both the one-word window and the ring of slots are covered; or time-based), a slow-call
+//! rate (over the failure rate's window or the default one) and several half-open probes.
 //!
-//! `PROPTEST_CASES` overrides the case count (default [`CASES`] per property: about 4 s wall
-//! clock, 8 s of CPU, in a debug build for the whole file).
+//! `PROPTEST_CASES` overrides the case count (default [`CASES`] per property, a quarter of that
+//! for the long runs on large windows: about 15 s wall clock in a debug build for the whole
+//! file).
 //!
 //! A documented limit: at the last millisecond of the breaker's 139-year time range every timeout
 //! counts as elapsed, so a probe round begun there carries the same ticket as the one it
@@ -122,6 +125,32 @@ fn everyday_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Mostly calls that complete at once (so that windows fill and lap), some held permits, and
+/// everyday operations now and then.
+fn window_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => Just(Op::Acquire),
+        5 => (Just(0_usize), completion()).prop_map(|(i, c)| Op::Complete(i, c)),
+        2 => (Just(0_usize), 0..4 * MS).prop_map(|(i, ns)| Op::SlowSuccess(i, ns)),
+        2 => everyday_op(),
+    ]
+}
+
+/// Failure rates over more than 32 calls, or time-based.
+fn long_rate() -> impl Strategy<Value = Rate> {
+    let percent = || prop_oneof![Just(100_u8), Just(50_u8), 1..=100_u8];
+    prop_oneof![
+        3 => (33..=70_u32, 1..=70_u32, percent()).prop_map(|(calls, min_calls, percent)| {
+            Rate::LastCalls {
+                calls,
+                min_calls,
+                percent,
+            }
+        }),
+        1 => rate(),
+    ]
+}
+
 /// Everyday operations plus jumps to (and past) the end of the breaker's time range.
 fn any_op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -152,7 +181,8 @@ fn rate() -> impl Strategy<Value = Rate> {
     let percent = || prop_oneof![Just(100_u8), Just(50_u8), 1..=100_u8];
     prop_oneof![
         (
-            prop_oneof![4 => 1..=8_u32, 1 => Just(32_u32)],
+            // One word up to 32 calls, a ring of slots beyond (33..=40: a ring of 64 slots).
+            prop_oneof![4 => 1..=8_u32, 1 => Just(32_u32), 2 => 33..=40_u32],
             1..=10_u32,
             percent()
         )
@@ -175,6 +205,21 @@ fn rate() -> impl Strategy<Value = Rate> {
 /// Small thresholds and timeouts so every phase is reached; sub-millisecond timeouts round up.
 /// Each optional setting is on in about a third of the cases, independently.
 fn settings() -> impl Strategy<Value = Config> {
+    settings_with(rate())
+}
+
+/// A slow-call rate's threshold (whole milliseconds or with a fraction that rounds up) and
+/// percentage.
+fn slow_rate() -> impl Strategy<Value = (Duration, u8)> {
+    (
+        (1..=6_u64, prop_oneof![3 => Just(0_u64), 1 => 1..MS])
+            .prop_map(|(ms, ns)| Duration::from_nanos(ms * MS + ns)),
+        prop_oneof![Just(100_u8), Just(50_u8), 1..=100_u8],
+    )
+}
+
+/// [`settings`] with failure rates drawn from `rates`.
+fn settings_with(rates: impl Strategy<Value = Rate>) -> impl Strategy<Value = Config> {
     let on = 0.35;
     (
         1..=3_u32,
@@ -190,14 +235,24 @@ fn settings() -> impl Strategy<Value = Config> {
             (1..=6_u64, prop_oneof![3 => Just(0_u64), 1 => 1..MS])
                 .prop_map(|(ms, ns)| Duration::from_nanos(ms * MS + ns)),
         ),
-        proptest::option::weighted(on, rate()),
+        proptest::option::weighted(on, rates),
         proptest::option::weighted(
             on,
             (1..=4_u32).prop_flat_map(|probes| (Just(probes), 1..=probes)),
         ),
+        proptest::option::weighted(on, slow_rate()),
     )
         .prop_map(
-            |(threshold, recovery, probe_deadline, backoff, slow, failure_rate, half_open)| {
+            |(
+                threshold,
+                recovery,
+                probe_deadline,
+                backoff,
+                slow,
+                failure_rate,
+                half_open,
+                slow_call_rate,
+            )| {
                 Config {
                     threshold,
                     recovery,
@@ -215,6 +270,7 @@ fn settings() -> impl Strategy<Value = Config> {
                             )
                         }),
                         slow_call_threshold: slow,
+                        slow_call_rate,
                         failure_rate,
                         half_open,
                     },
@@ -485,6 +541,7 @@ fn any_options() -> impl Strategy<Value = Options> {
             0..=4_u32,
             30..=34_u32,
             62..=66_u32,
+            1_022..=1_026_u32,
             2_046..=2_048_u32,
             any::<u32>()
         ]
@@ -520,14 +577,18 @@ fn any_options() -> impl Strategy<Value = Options> {
         proptest::option::of(duration()),
         proptest::option::of(rate),
         proptest::option::of((small(), small())),
+        proptest::option::of((duration(), percent())),
     )
         .prop_map(
-            |(probe_deadline, backoff, slow_call_threshold, failure_rate, half_open)| Options {
-                probe_deadline,
-                backoff,
-                slow_call_threshold,
-                failure_rate,
-                half_open,
+            |(probe_deadline, backoff, slow_call_threshold, failure_rate, half_open, slow_rate)| {
+                Options {
+                    probe_deadline,
+                    backoff,
+                    slow_call_threshold,
+                    slow_call_rate: slow_rate,
+                    failure_rate,
+                    half_open,
+                }
             },
         )
 }
@@ -582,6 +643,25 @@ proptest! {
                 )));
             }
         }
+    }
+}
+
+proptest! {
+    // Long runs cost more each: a quarter of the cases (about 8 s in a debug build).
+    #![proptest_config(ProptestConfig { cases: config().cases.div_ceil(4), ..config() })]
+
+    /// The same with long runs on windows of more than 32 calls (a ring of slots, lapped several
+    /// times), count- or time-based, and slow-call rates alone (over the default window of 100
+    /// calls) or beside a failure rate.
+    #[test]
+    fn breaker_matches_the_model_with_long_windows(
+        config in settings_with(long_rate()).prop_filter(
+            "a rate window",
+            |c| c.options.failure_rate.is_some() || c.options.slow_call_rate.is_some(),
+        ),
+        ops in proptest::collection::vec(window_op(), 1..400),
+    ) {
+        run(config, &ops)?;
     }
 }
 

@@ -2,7 +2,7 @@
 //! panic), exactly when the reference model's validation (`tests/model/mod.rs`) accepts or
 //! rejects them, naming the same setting. The values cover every setting: failure threshold,
 //! recovery timeout, probe deadline, `Backoff` (with or without jitter), `slow_call_threshold`,
-//! `FailureRate` (count- and time-based) and `HalfOpen`. When `Ok`, a few operations run against
+//! `FailureRate` (count- and time-based), `slow_call_rate` and `HalfOpen`. When `Ok`, a few operations run against
 //! the breaker and the model.
 #![no_main]
 
@@ -65,6 +65,7 @@ struct Input {
     slow_call_threshold: Option<Span>,
     failure_rate: Option<RateInput>,
     half_open: Option<(u32, u32)>,
+    slow_call_rate: Option<(Span, u8)>,
     /// Clock steps in nanoseconds between operations; each step also acquires and records.
     steps: Vec<(u64, u8)>,
 }
@@ -101,6 +102,9 @@ fuzz_target!(|input: Input| {
         slow_call_threshold: input.slow_call_threshold.map(Span::duration),
         failure_rate: input.failure_rate.as_ref().map(rate),
         half_open: input.half_open,
+        slow_call_rate: input
+            .slow_call_rate
+            .map(|(threshold, percent)| (threshold.duration(), percent)),
     };
     let clock = ManualClock::new();
     let builder = CircuitBreaker::builder()

@@ -8,7 +8,9 @@
 //! millisecond of the breaker's 139-year range and beyond: there the breaker cannot tell a new
 //! cycle from the previous one (a documented limit), and the model mirrors that. The settings
 //! cover, each optional, a probe deadline, backoff with or without jitter, a slow-call threshold,
-//! a count- or time-based failure-rate window and several half-open probes.
+//! a count- (one word up to 32 calls, a ring of slots beyond) or time-based failure-rate window,
+//! a slow-call rate (over that window or the default one of 100 calls) and several half-open
+//! probes.
 #![no_main]
 
 // The configuration-validation part of the model is exercised by the `config` target.
@@ -110,6 +112,8 @@ struct Input {
     failure_rate: Option<RateInput>,
     /// Probes per round, successes that close it.
     half_open: Option<(u8, u8)>,
+    /// Slow-call rate: threshold in ms (plus a fraction when odd), percentage.
+    slow_call_rate: Option<(u8, u32, u8)>,
     ops: Vec<Op>,
 }
 
@@ -227,8 +231,8 @@ fn settings(input: &Input) -> (u32, Duration, Options) {
         }),
         failure_rate: input.failure_rate.as_ref().map(|rate| match *rate {
             RateInput::Calls(calls, min_calls, percent) => Rate::LastCalls {
-                calls: u32::from(calls % 32) + 1,
-                min_calls: u32::from(min_calls % 40) + 1,
+                calls: window_calls(calls),
+                min_calls: u32::from(min_calls % 80) + 1,
                 percent: percent % 100 + 1,
             },
             RateInput::Time(bucket_ms, buckets, min_calls, percent) => {
@@ -247,8 +251,24 @@ fn settings(input: &Input) -> (u32, Duration, Options) {
             let probes = u32::from(probes % 5) + 1;
             (probes, u32::from(successes) % probes + 1)
         }),
+        slow_call_rate: input.slow_call_rate.map(|(ms, raw, percent)| {
+            (
+                Duration::from_millis(u64::from(ms % 8) + 1) + Duration::from_nanos(fraction(raw)),
+                percent % 100 + 1,
+            )
+        }),
     };
     (threshold, recovery, options)
+}
+
+/// A count-based window's length: mostly one word (1 to 32 calls), often a ring of slots (33 to
+/// 80 calls, which 512 operations lap), now and then 100 calls.
+fn window_calls(raw: u8) -> u32 {
+    match raw {
+        0..=127 => u32::from(raw % 32) + 1,
+        128..=247 => u32::from(raw - 128) % 48 + 33,
+        _ => 100,
+    }
 }
 
 fuzz_target!(|input: Input| {

@@ -55,6 +55,9 @@ pub fn configure<C>(mut builder: Builder<C>, options: &Options) -> Builder<C> {
     if let Some(threshold) = options.slow_call_threshold {
         builder = builder.slow_call_threshold(threshold);
     }
+    if let Some((threshold, percent)) = options.slow_call_rate {
+        builder = builder.slow_call_rate(threshold, percent);
+    }
     if let Some(rate) = options.failure_rate {
         builder = builder.failure_rate(failure_rate(rate));
     }

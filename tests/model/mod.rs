@@ -35,13 +35,22 @@
 //! - **Slow calls**: a success reported at least the threshold after the call was admitted (raw
 //!   clock milliseconds, both readings) is a failure.
 //! - **Failure rate**: a plain list of counted closed-state outcomes with the raw millisecond they
-//!   were recorded at. Count-based: the last `n` of the current closed cycle (the window starts
+//!   were recorded at (and whether each failed, and whether it was slow). Count-based: the last
+//!   `n` (up to 1 024) of the current closed cycle (the window starts
 //!   empty in each cycle, except that two cycles whose stamps agree in the low 26 bits, with no
 //!   outcome in between, cannot be told apart: a documented limit). Time-based: those in the last
 //!   `buckets` whole buckets of `window / buckets` ms, counting only buckets after the one holding
 //!   the current cycle's stamp (all of them in the first cycle, stamped 0); the buckets form a
 //!   ring, so an outcome takes its ring slot from any other bucket there. After each outcome, at
-//!   least `min_calls` outcomes with at least `percent` % failures opens the breaker.
+//!   least `min_calls` outcomes with at least `percent` % failures opens the breaker. An outcome
+//!   whose failure has just opened the breaker by the consecutive count (possible only with a
+//!   slow-call rate and no failure rate) is still filed (a count-based window drops it if the
+//!   window belongs to another cycle) but opens nothing.
+//! - **Slow-call rate**: a call is slow when its outcome (success or failure, not ignored) is
+//!   reported at least the rate's threshold after it was admitted (raw milliseconds). Over the
+//!   failure rate's window, or without one the last 100 calls with a minimum of 100; at least
+//!   `min_calls` outcomes with at least its `percent` % slow opens the breaker. A slow success is
+//!   still a success (unless the slow-call threshold makes it a failure).
 //! - **Staleness**: explicit counters instead of stamps. Every closed cycle has a number
 //!   (`cycle`), every probe round a number (`probes`). A closed-state permit counts only while the
 //!   breaker is still closed in the same cycle; a probe permit counts only while its round is
@@ -64,7 +73,7 @@ pub const COUNT_MAX: u32 = 65_535;
 /// The highest backoff level: the open period doubles at most seven times.
 pub const LEVEL_MAX: u32 = 7;
 /// The longest count-based failure-rate window.
-pub const WINDOW_CALLS_MAX: u32 = 32;
+pub const WINDOW_CALLS_MAX: u32 = 1_024;
 /// The most buckets of a time-based failure-rate window.
 pub const WINDOW_BUCKETS_MAX: u32 = 64;
 /// The most probes a half-open round may admit.
@@ -96,13 +105,15 @@ pub enum BadSetting {
     ProbeDeadline,
     /// Not `1 <= successes <= probes <= PROBES_MAX`.
     HalfOpen,
-    /// A percentage outside 1–100, zero minimum calls, a count window outside 1–32 calls, or a
+    /// A percentage outside 1–100, zero minimum calls, a count window outside 1–1 024 calls, or a
     /// time window outside 1–64 buckets that does not split into whole milliseconds.
     FailureRate,
     /// A maximum below the recovery timeout or above [`TIME_MAX_MS`] ms.
     Backoff,
     /// Below 1 ms or above [`TIME_MAX_MS`] ms.
     SlowCallThreshold,
+    /// A threshold below 1 ms or above [`TIME_MAX_MS`] ms, or a percentage outside 1–100.
+    SlowCallRate,
 }
 
 impl BadSetting {
@@ -116,6 +127,7 @@ impl BadSetting {
             BadSetting::FailureRate => "failure_rate",
             BadSetting::Backoff => "backoff",
             BadSetting::SlowCallThreshold => "slow_call_threshold",
+            BadSetting::SlowCallRate => "slow_call_rate",
         }
     }
 }
@@ -154,6 +166,8 @@ pub struct Options {
     pub backoff: Option<(Duration, bool)>,
     /// `slow_call_threshold`.
     pub slow_call_threshold: Option<Duration>,
+    /// `slow_call_rate(threshold, percent)`.
+    pub slow_call_rate: Option<(Duration, u8)>,
     /// `failure_rate`.
     pub failure_rate: Option<Rate>,
     /// `half_open(HalfOpen::probes(probes).closing_after(successes))`.
@@ -189,8 +203,13 @@ pub struct Settings {
     pub jitter: bool,
     /// Slow-call threshold in whole milliseconds, if detection is on.
     pub slow_call_ms: Option<u64>,
-    /// The failure-rate window, if any, with its minimum calls and percentage.
-    pub window: Option<(Window, u32, u32)>,
+    /// The rate window, if any (a failure rate's, or the slow-call rate's default), with its
+    /// minimum calls.
+    pub window: Option<(Window, u32)>,
+    /// The failure rate's percentage, if a failure rate is set.
+    pub failure_percent: Option<u32>,
+    /// The slow-call rate's threshold in whole milliseconds and its percentage, if one is set.
+    pub slow_rate: Option<(u64, u32)>,
     /// Probes admitted per half-open round.
     pub probes: u32,
     /// Successes that close a round.
@@ -254,8 +273,8 @@ fn window(rate: Rate) -> Option<(Window, u32, u32)> {
 impl Settings {
     /// Checks the settings the way the builder documents them, and reports the first bad one in
     /// the order the builder checks them: threshold, recovery timeout, probe deadline, half-open
-    /// probes, failure rate, backoff, slow-call threshold. An unset probe deadline is the
-    /// recovery timeout.
+    /// probes, failure rate, backoff, slow-call threshold, slow-call rate. An unset probe deadline
+    /// is the recovery timeout.
     ///
     /// # Errors
     ///
@@ -292,6 +311,23 @@ impl Settings {
             None => None,
             Some(threshold) => Some(span_ms(threshold).ok_or(BadSetting::SlowCallThreshold)?),
         };
+        let slow_rate = match options.slow_call_rate {
+            None => None,
+            Some((threshold, percent)) => {
+                let ms = span_ms(threshold)
+                    .filter(|_| (1..=100).contains(&percent))
+                    .ok_or(BadSetting::SlowCallRate)?;
+                Some((ms, u32::from(percent)))
+            }
+        };
+        // Without a failure rate, a slow-call rate is judged over the last 100 calls, once 100
+        // have finished (documented with `slow_call_rate`).
+        let failure_percent = window.map(|(_, _, percent)| percent);
+        let window = match (window, slow_rate) {
+            (Some((kind, min_calls, _)), _) => Some((kind, min_calls)),
+            (None, Some(_)) => Some((Window::Calls(100), 100)),
+            (None, None) => None,
+        };
         Ok(Settings {
             threshold,
             recovery_ms,
@@ -300,6 +336,8 @@ impl Settings {
             jitter,
             slow_call_ms,
             window,
+            failure_percent,
+            slow_rate,
             probes,
             successes,
         })
@@ -376,7 +414,8 @@ pub enum Manual {
 /// Where in the cycle the breaker is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
-    /// Closed since `since` (ms): the time the breaker recorded when the phase began.
+    /// Closed since `since` (ms): the time the breaker recorded when the phase began (the same
+    /// as `closed_at`).
     Closed { since: u64 },
     /// Open since `opened_at` (ms).
     Open { opened_at: u64 },
@@ -395,6 +434,7 @@ enum Phase {
 struct Counted {
     at_ms: u64,
     failed: bool,
+    slow: bool,
 }
 
 /// The low bits of a cycle's stamp that tell count-based windows apart (documented limit).
@@ -646,7 +686,8 @@ impl Model {
             }
         } else {
             self.failures = 0;
-            self.count(false, now_nanos);
+            let slow = self.slow(token, now_nanos);
+            self.count(false, slow, now_nanos, true);
         }
         true
     }
@@ -661,12 +702,27 @@ impl Model {
         if token.is_probe() {
             self.level = (self.level + 1).min(LEVEL_MAX);
             self.open(now_nanos);
-        } else if self.settings.window.is_some() {
-            self.count(true, now_nanos);
-        } else if self.failures >= self.settings.threshold {
-            self.open(now_nanos);
+        } else {
+            // Without a failure rate the consecutive count opens (a slow-call rate alone
+            // leaves it in charge of failures).
+            let by_count = self.settings.failure_percent.is_none();
+            let opened = by_count && self.failures >= self.settings.threshold;
+            if opened {
+                self.open(now_nanos);
+            }
+            let slow = self.slow(token, now_nanos);
+            self.count(true, slow, now_nanos, !opened);
         }
         true
+    }
+
+    /// Whether the call admitted with `token` and ending at `now_nanos` counts as slow for the
+    /// slow-call rate.
+    fn slow(&self, token: Token, now_nanos: u64) -> bool {
+        match (self.settings.slow_rate, token.started_ms()) {
+            (Some((ms, _)), Some(started_ms)) => raw_ms(now_nanos).saturating_sub(started_ms) >= ms,
+            _ => false,
+        }
     }
 
     fn open(&mut self, now_nanos: u64) {
@@ -675,29 +731,39 @@ impl Model {
         };
     }
 
-    /// Adds a counted closed-state outcome to the failure-rate window, if there is one, and
-    /// opens if the rate calls for it.
-    fn count(&mut self, failed: bool, now_nanos: u64) {
-        let Some((window, min_calls, percent)) = self.settings.window else {
+    /// Adds a counted closed-state outcome to the rate window, if there is one, and opens if a
+    /// rate calls for it. `current`: whether the outcome's cycle is still the current one (it is
+    /// not when its own failure has just opened the breaker by the consecutive count).
+    fn count(&mut self, failed: bool, slow_call: bool, now_nanos: u64, current: bool) {
+        let Some((window, min_calls)) = self.settings.window else {
             return;
         };
         let at_ms = raw_ms(now_nanos);
-        let stamp = self.since();
-        let (calls, failures) = match window {
+        // The stamp of the closed cycle the outcome belongs to.
+        let stamp = self.closed_at;
+        let counted = Counted {
+            at_ms,
+            failed,
+            slow: slow_call,
+        };
+        let inside: Vec<Counted> = match window {
             Window::Calls(n) => {
                 let (cycle, tag) = self.window_cycle;
                 let mask = (1 << CALLS_TAG_BITS) - 1;
                 if cycle != self.cycle && tag & mask != stamp & mask {
+                    if !current {
+                        // The window belongs to another cycle and this one is over: dropped.
+                        return;
+                    }
                     self.outcomes.clear();
                 }
                 self.window_cycle = (self.cycle, stamp);
-                self.outcomes.push(Counted { at_ms, failed });
+                self.outcomes.push(counted);
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
                 if self.outcomes.len() > n {
                     self.outcomes.drain(..self.outcomes.len() - n);
                 }
-                let failures = self.outcomes.iter().filter(|o| o.failed).count();
-                (self.outcomes.len(), failures)
+                self.outcomes.clone()
             }
             Window::Time { bucket_ms, buckets } => {
                 // Bucket numbers are kept modulo 2^32 (documented): a bucket 2^32 buckets old is
@@ -713,7 +779,7 @@ impl Model {
                     let other = o.at_ms / bucket_ms;
                     other % WRAP == bucket % WRAP || slot(other) != slot(bucket)
                 });
-                self.outcomes.push(Counted { at_ms, failed });
+                self.outcomes.push(counted);
                 // The cycle counts the buckets after the one holding its stamp (all of them in
                 // the first cycle, stamped 0; none yet if the stamp is ahead of the reading).
                 let began = if stamp == 0 {
@@ -721,20 +787,33 @@ impl Model {
                 } else {
                     bucket.saturating_sub(stamp / bucket_ms)
                 };
-                let inside: Vec<&Counted> = self
-                    .outcomes
+                self.outcomes
                     .iter()
                     .filter(|o| {
                         let age = (bucket % WRAP + WRAP - (o.at_ms / bucket_ms) % WRAP) % WRAP;
                         age < lap && age < began
                     })
-                    .collect();
-                let failures = inside.iter().filter(|o| o.failed).count();
-                (inside.len(), failures)
+                    .copied()
+                    .collect()
             }
         };
-        let (calls, failures) = (calls as u64, failures as u64);
-        if calls >= u64::from(min_calls) && failures * 100 >= u64::from(percent) * calls {
+        if !current {
+            return;
+        }
+        let calls = inside.len() as u64;
+        let reaches = |hits: usize, percent: u32| hits as u64 * 100 >= u64::from(percent) * calls;
+        let failures = inside.iter().filter(|o| o.failed).count();
+        let slows = inside.iter().filter(|o| o.slow).count();
+        let trips = calls >= u64::from(min_calls)
+            && (self
+                .settings
+                .failure_percent
+                .is_some_and(|percent| reaches(failures, percent))
+                || self
+                    .settings
+                    .slow_rate
+                    .is_some_and(|(_, percent)| reaches(slows, percent)));
+        if trips {
             self.open(now_nanos);
         }
     }

@@ -1,5 +1,6 @@
-//! Loom models of the compare-exchange transitions added by issue 6: several half-open probes
-//! (the round's side word), the failure-rate window (the trip after the window's advice) and the
+//! Loom models of the compare-exchange transitions beyond the consecutive count: several
+//! half-open probes (the round's side word), the failure-rate windows (the trip after the
+//! window's advice; the one-word window and the ring of slots behind a head word) and the
 //! manual transitions (force open, disable, reset).
 //!
 //! Built and run only with `RUSTFLAGS="--cfg async_breaker_loom"` (see `.ci/loom.sh`), like
@@ -21,8 +22,8 @@
 //! Three models (3e, 3f, 4f) found two bugs, since fixed: window cycle tags compared by
 //! serial-number arithmetic (a cycle starting long after the last one looked older), and a
 //! reset of a closed breaker keeping its cycle (so a racing window trip opened with count 0;
-//! a reset now always starts a new cycle). One model (1a) has its preemption bound capped at 3
-//! to keep the file's run short; it says why.
+//! a reset now always starts a new cycle). Two models (1a and the ring's 3g) have their
+//! preemption bound capped at 3 to keep the file's run short; they say why.
 
 #![cfg(async_breaker_loom)]
 
@@ -47,6 +48,11 @@ const LAST_4: FailureRate = FailureRate::last_calls(4, 2, 50);
 /// new cycle's land in the same ring slot, so only the bucket numbering and the cycle's start
 /// keep them apart.
 const LAST_SECOND: FailureRate = FailureRate::last(Duration::from_secs(1), 1, 2, 50);
+/// A count-based window of more than 32 calls in production is a ring of slots behind a head
+/// word; under loom the ring already takes over above 4 calls, so that its models stay small
+/// (the algorithm does not depend on the length). This one: the last 6 calls (a ring of 8
+/// slots), open once 2 have finished and half failed, like [`LAST_4`].
+const RING_6: FailureRate = FailureRate::last_calls(6, 2, 50);
 
 type Breaker = Arc<CircuitBreaker>;
 /// `(from, to, failures)` of every transition, in the order the listener saw them.
@@ -448,26 +454,35 @@ fn rate_breaker(rate: FailureRate) -> Model {
 /// race the opening compare-exchange: exactly one `Closed -> Open` transition.
 #[test]
 fn concurrent_failures_reaching_the_rate_open_exactly_once() {
-    loom::model(|| {
-        let model = rate_breaker(LAST_4);
-        model.closed_permit().failure();
-        assert_eq!(model.breaker.state(), State::Closed, "1 call: too early");
-        let (a, b) = (model.closed_permit(), model.closed_permit());
-        let a = thread::spawn(move || a.failure());
-        let b = thread::spawn(move || b.failure());
-        join(a);
-        join(b);
-        assert_eq!(model.breaker.state(), State::Open);
-        let opened: Vec<_> = model
-            .transitions(0)
-            .into_iter()
-            .filter(|t| t.1 == State::Open)
-            .collect();
-        assert_eq!(opened.len(), 1, "one trip, one transition");
-        assert_eq!(opened[0].0, State::Closed);
-        assert_eq!(model.metrics().opened, 1);
-        assert_eq!(model.breaker.open_remaining(), RECOVERY);
-    });
+    loom::model(|| concurrent_failures_reach_the_rate(LAST_4));
+}
+
+/// Model 3a on the ring (the last 6 calls): the head word's compare-exchange and the slot the
+/// second outcome writes for the first race the same way.
+#[test]
+fn concurrent_failures_reaching_the_rate_of_a_ring_open_exactly_once() {
+    loom::model(|| concurrent_failures_reach_the_rate(RING_6));
+}
+
+fn concurrent_failures_reach_the_rate(rate: FailureRate) {
+    let model = rate_breaker(rate);
+    model.closed_permit().failure();
+    assert_eq!(model.breaker.state(), State::Closed, "1 call: too early");
+    let (a, b) = (model.closed_permit(), model.closed_permit());
+    let a = thread::spawn(move || a.failure());
+    let b = thread::spawn(move || b.failure());
+    join(a);
+    join(b);
+    assert_eq!(model.breaker.state(), State::Open);
+    let opened: Vec<_> = model
+        .transitions(0)
+        .into_iter()
+        .filter(|t| t.1 == State::Open)
+        .collect();
+    assert_eq!(opened.len(), 1, "one trip, one transition");
+    assert_eq!(opened[0].0, State::Closed);
+    assert_eq!(model.metrics().opened, 1);
+    assert_eq!(model.breaker.open_remaining(), RECOVERY);
 }
 
 /// Model 3b: no window update is lost. A window of the last 4 calls that needs 3 calls and half
@@ -476,16 +491,57 @@ fn concurrent_failures_reaching_the_rate_open_exactly_once() {
 /// lost update would leave 2 calls, below the minimum, and the breaker closed.
 #[test]
 fn concurrent_window_updates_are_never_lost() {
+    loom::model(|| window_updates_are_never_lost(FailureRate::last_calls(4, 3, 50)));
+}
+
+/// Model 3b on the ring: the last 6 calls, at least 3, half failing.
+#[test]
+fn concurrent_ring_updates_are_never_lost() {
+    loom::model(|| window_updates_are_never_lost(FailureRate::last_calls(6, 3, 50)));
+}
+
+fn window_updates_are_never_lost(rate: FailureRate) {
+    let model = rate_breaker(rate);
+    model.closed_permit().success();
+    let (a, b) = (model.closed_permit(), model.closed_permit());
+    let a = thread::spawn(move || a.failure());
+    let b = thread::spawn(move || b.failure());
+    join(a);
+    join(b);
+    assert_eq!(model.breaker.state(), State::Open, "an update was lost");
+    assert_eq!(model.breaker.failure_count(), 2);
+    assert_eq!(model.metrics().opened, 1);
+}
+
+/// Model 3b': evictions on a lapped ring. The last 5 calls (a ring of 8 slots), at least 5,
+/// 80 % failing; nine outcomes `F F F S S S S S S` have gone round the ring once (every slot
+/// written, the three failures long evicted), so the window is `[S S S S S]`. Two failures race:
+/// each evicts a success, whatever the order, leaving `[S S S F F]` (40 %, closed). A third
+/// failure makes 60 % (closed) and a fourth 80 %, which opens, once. A wrong eviction (a slot
+/// not yet written, or written with another outcome's bit) shifts where it opens.
+#[test]
+fn racing_outcomes_on_a_lapped_ring_evict_exactly_the_oldest() {
     loom::model(|| {
-        let model = rate_breaker(FailureRate::last_calls(4, 3, 50));
-        model.closed_permit().success();
+        let model = rate_breaker(FailureRate::last_calls(5, 5, 80));
+        for failed in [true, true, true, false, false, false, false, false, false] {
+            let permit = model.closed_permit();
+            if failed {
+                permit.failure();
+            } else {
+                permit.success();
+            }
+        }
+        assert_eq!(model.breaker.state(), State::Closed);
         let (a, b) = (model.closed_permit(), model.closed_permit());
         let a = thread::spawn(move || a.failure());
         let b = thread::spawn(move || b.failure());
         join(a);
         join(b);
-        assert_eq!(model.breaker.state(), State::Open, "an update was lost");
-        assert_eq!(model.breaker.failure_count(), 2);
+        assert_eq!(model.breaker.state(), State::Closed, "2 of 5 failed");
+        model.closed_permit().failure();
+        assert_eq!(model.breaker.state(), State::Closed, "3 of 5 failed");
+        model.closed_permit().failure();
+        assert_eq!(model.breaker.state(), State::Open, "4 of 5 failed");
         assert_eq!(model.metrics().opened, 1);
     });
 }
@@ -549,6 +605,15 @@ fn a_stale_failure_never_touches_the_next_cycles_count_window() {
     loom::model(|| stale_failure_races_the_new_cycle(LAST_4, Duration::from_secs(10)));
 }
 
+/// Model 3c on the ring: the old cycle's failure races the new cycle's first outcome, which
+/// sweeps the ring (every slot of the old cycle turned into the new cycle's empty mark) before
+/// it counts. Whatever the old failure does meanwhile (join the old window, or be dropped), the
+/// new window holds `[F]`, then `[F, S]`, which trips.
+#[test]
+fn a_stale_failure_never_touches_the_next_cycles_ring() {
+    loom::model(|| stale_failure_races_the_new_cycle(RING_6, Duration::from_secs(10)));
+}
+
 /// Model 3d: the same race with a time-based window (one 1 s bucket, so every outcome lands in
 /// the bucket the old cycle filled).
 #[test]
@@ -595,36 +660,50 @@ fn a_stale_failure_never_touches_the_next_cycles_time_window_after_a_minute() {
 /// new cycle's window: that holds `[F]` (closed, count 1), and a success more trips it.
 #[test]
 fn a_late_window_update_of_an_ended_cycle_never_touches_the_next_window() {
-    loom::model(|| {
-        let model = rate_breaker(LAST_4);
-        model.closed_permit().failure();
-        let old = model.closed_permit();
-        let tripping = model.closed_permit();
-        let late = thread::spawn(move || old.success());
-        let cycler = {
-            let (breaker, clock) = (Arc::clone(&model.breaker), model.clock.clone());
-            thread::spawn(move || {
-                tripping.failure();
-                assert_eq!(breaker.state(), State::Open, "the failure trips");
-                clock.advance(RECOVERY);
-                let probe = breaker.try_acquire().expect("past the recovery timeout");
-                assert!(probe.is_probe());
-                probe.success();
-                breaker.try_acquire().expect("closed").failure();
-            })
-        };
-        join(late);
-        join(cycler);
-        assert_eq!(model.breaker.state(), State::Closed);
-        assert_eq!(model.breaker.failure_count(), 1);
-        assert_eq!(model.metrics().opened, 1, "one trip in the first cycle");
-        model.closed_permit().success();
-        assert_eq!(
-            model.breaker.state(),
-            State::Open,
-            "the new window must hold [F, S]"
-        );
-    });
+    loom::model(|| late_update_of_an_ended_cycle(LAST_4));
+}
+
+/// Model 3g on the ring: the late success of the ended cycle may try to write its slot (or the
+/// slot of the outcome before it) at any point of the new cycle's sweep and first outcome; it
+/// must never land in the new cycle's ring. **Reduced**: its preemption bound is capped at 3
+/// (about 19 s on the 2-core CI machine; 4 takes 165 s): the other thread trips the breaker,
+/// probes and sweeps 8 slots, so every preemption multiplies the orders. Three already let the
+/// late update stop before its window step, land anywhere in the other thread's trip, sweep or
+/// first outcome of the new cycle, and be split once more there.
+#[test]
+fn a_late_update_of_an_ended_cycle_never_touches_the_next_ring() {
+    model_bounded(3, || late_update_of_an_ended_cycle(RING_6));
+}
+
+fn late_update_of_an_ended_cycle(rate: FailureRate) {
+    let model = rate_breaker(rate);
+    model.closed_permit().failure();
+    let old = model.closed_permit();
+    let tripping = model.closed_permit();
+    let late = thread::spawn(move || old.success());
+    let cycler = {
+        let (breaker, clock) = (Arc::clone(&model.breaker), model.clock.clone());
+        thread::spawn(move || {
+            tripping.failure();
+            assert_eq!(breaker.state(), State::Open, "the failure trips");
+            clock.advance(RECOVERY);
+            let probe = breaker.try_acquire().expect("past the recovery timeout");
+            assert!(probe.is_probe());
+            probe.success();
+            breaker.try_acquire().expect("closed").failure();
+        })
+    };
+    join(late);
+    join(cycler);
+    assert_eq!(model.breaker.state(), State::Closed);
+    assert_eq!(model.breaker.failure_count(), 1);
+    assert_eq!(model.metrics().opened, 1, "one trip in the first cycle");
+    model.closed_permit().success();
+    assert_eq!(
+        model.breaker.state(),
+        State::Open,
+        "the new window must hold [F, S]"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -868,23 +947,32 @@ fn disable_races_admissions(model: &Model) {
 /// Result `(Open, 0)` and a `Closed -> Open` event with 0 failures: no order gives it.
 #[test]
 fn reset_racing_a_window_trip_linearizes() {
-    loom::model(|| {
-        let model = rate_breaker(LAST_4);
-        model.closed_permit().failure();
-        let permit = model.closed_permit();
-        let fail = thread::spawn(move || permit.failure());
-        let reset = {
-            let breaker = Arc::clone(&model.breaker);
-            thread::spawn(move || breaker.reset())
-        };
-        join(fail);
-        join(reset);
-        let outcome = (model.breaker.state(), model.breaker.failure_count());
-        assert_eq!(
-            outcome,
-            (State::Closed, 0),
-            "matches no order; transitions {:?}",
-            model.transitions(0)
-        );
-    });
+    loom::model(|| reset_races_a_window_trip(LAST_4));
+}
+
+/// Model 4f on the ring: the trip and the reset's new cycle race; the failure's window update
+/// may meet the old cycle's head or, once the reset has started a new cycle, be dropped.
+#[test]
+fn reset_racing_a_ring_trip_linearizes() {
+    loom::model(|| reset_races_a_window_trip(RING_6));
+}
+
+fn reset_races_a_window_trip(rate: FailureRate) {
+    let model = rate_breaker(rate);
+    model.closed_permit().failure();
+    let permit = model.closed_permit();
+    let fail = thread::spawn(move || permit.failure());
+    let reset = {
+        let breaker = Arc::clone(&model.breaker);
+        thread::spawn(move || breaker.reset())
+    };
+    join(fail);
+    join(reset);
+    let outcome = (model.breaker.state(), model.breaker.failure_count());
+    assert_eq!(
+        outcome,
+        (State::Closed, 0),
+        "matches no order; transitions {:?}",
+        model.transitions(0)
+    );
 }
