@@ -73,10 +73,12 @@ pub enum ConfigError {
     /// minimum calls, a count window outside 1–[`MAX_WINDOW_CALLS`](crate::MAX_WINDOW_CALLS)
     /// calls, or a time window outside 1–64 buckets,
     /// longer than [`MAX_RECOVERY_TIMEOUT`], or not splitting into whole milliseconds.
-    #[error("failure_rate settings out of range: {rate:?}")]
+    #[error("failure_rate needs {needs}, got {rate}")]
     FailureRate {
         /// The settings given.
         rate: FailureRate,
+        /// What valid settings need, in words: the first rule `rate` breaks.
+        needs: &'static str,
     },
     /// The half-open probe counts were out of range: `successes` must be between 1 and
     /// `probes`, and `probes` at most [`MAX_HALF_OPEN_PROBES`](crate::MAX_HALF_OPEN_PROBES).
@@ -493,8 +495,8 @@ impl<C> Config<C> {
             });
         }
         if let Some(rate) = self.failure_rate {
-            if !Window::valid(&rate) {
-                return Err(ConfigError::FailureRate { rate });
+            if let Err(needs) = Window::check(&rate) {
+                return Err(ConfigError::FailureRate { rate, needs });
             }
         }
         let (backoff_max_ms, jitter) = match self.backoff {

@@ -312,6 +312,37 @@ fn concurrent_failures_under_a_rate_open_exactly_once() {
 }
 
 #[test]
+fn failure_rate_errors_say_what_is_needed() {
+    let message = |rate| {
+        CircuitBreaker::builder()
+            .failure_rate(rate)
+            .build()
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        message(FailureRate::last_calls(1_025, 1, 50)),
+        "failure_rate needs a window of 1 to 1024 calls, got last 1025 calls, judged from 1, at 50 %"
+    );
+    assert_eq!(
+        message(FailureRate::last_calls(10, 0, 50)),
+        "failure_rate needs at least 1 call before it judges (min_calls), got last 10 calls, judged from 0, at 50 %"
+    );
+    assert_eq!(
+        message(FailureRate::last_calls(10, 1, 101)),
+        "failure_rate needs a percentage between 1 and 100, got last 10 calls, judged from 1, at 101 %"
+    );
+    assert_eq!(
+        message(FailureRate::last(SECOND, 65, 1, 50)),
+        "failure_rate needs 1 to 64 buckets, got last 1s in 65 buckets, judged from 1, at 50 %"
+    );
+    assert_eq!(
+        message(FailureRate::last(Duration::from_millis(5), 10, 1, 50)),
+        "failure_rate needs a window that splits into buckets of whole milliseconds, got last 5ms in 10 buckets, judged from 1, at 50 %"
+    );
+}
+
+#[test]
 fn failure_rate_settings_are_checked() {
     for rate in [
         FailureRate::last_calls(0, 1, 50),
@@ -324,7 +355,10 @@ fn failure_rate_settings_are_checked() {
             .failure_rate(rate)
             .build()
             .unwrap_err();
-        assert_eq!(err, ConfigError::FailureRate { rate });
+        assert!(
+            matches!(err, ConfigError::FailureRate { rate: r, .. } if r == rate),
+            "{err:?}"
+        );
         assert_eq!(err.field(), "failure_rate");
     }
 }

@@ -48,8 +48,11 @@ fn expected(name: &str) -> Config {
             .half_open(HalfOpen::probes(3).closing_after(2)),
         "search" => Config::new()
             .recovery_timeout(Duration::from_secs(5))
-            .failure_rate(FailureRate::last(Duration::from_secs(30), 10, 100, 25)),
-        "inventory" => Config::new().failure_rate(FailureRate::last_calls(20, 10, 50)),
+            .failure_rate(FailureRate::last(Duration::from_secs(30), 10, 100, 25))
+            .slow_call_rate(Duration::from_secs(2), 80),
+        "inventory" => Config::new()
+            .failure_rate(FailureRate::last_calls(1_000, 100, 50))
+            .slow_call_rate(Duration::from_millis(250), 60),
         "defaults" => Config::new(),
         other => panic!("unexpected breaker {other}"),
     }
@@ -156,8 +159,20 @@ fn a_setting_broken_after_reading_names_its_breaker() {
 /// Every bad file, with what its error must say (the breaker, the key and the reason).
 const BAD: &[(&str, &str)] = &[
     (
+        "slow_rate_percent_zero.toml",
+        "breaker `payments`, key `slow_call_rate`: slow_call_rate needs a threshold between 1ms and 4398046511.103s and a percentage between 1 and 100, got 2s and 0",
+    ),
+    (
+        "slow_rate_without_threshold.yaml",
+        "breaker `payments`, key `slow_call_rate`: missing key `threshold`",
+    ),
+    (
+        "window_too_large.json",
+        "breaker `payments`, key `failure_rate`: failure_rate needs a window of 1 to 1024 calls, got last 1025 calls, judged from 10, at 50 %",
+    ),
+    (
         "unknown_key.toml",
-        "breaker `payments`: unknown key `failure_treshold` (expected `failure_threshold`, `recovery_timeout`, `probe_deadline`, `slow_call_threshold`, `backoff`, `failure_rate` or `half_open`)",
+        "breaker `payments`: unknown key `failure_treshold` (expected `failure_threshold`, `recovery_timeout`, `probe_deadline`, `slow_call_threshold`, `backoff`, `failure_rate`, `slow_call_rate` or `half_open`)",
     ),
     (
         "unknown_nested_key.yaml",
@@ -209,7 +224,7 @@ const BAD: &[(&str, &str)] = &[
     ),
     (
         "rate_percent_zero.toml",
-        "breaker `search`, key `failure_rate`: failure_rate settings out of range",
+        "breaker `search`, key `failure_rate`: failure_rate needs a percentage between 1 and 100, got last 20 calls, judged from 10, at 0 %",
     ),
     (
         "rate_percent_too_large.json",

@@ -61,6 +61,7 @@ const CONFIG_KEYS: &[&str] = &[
     "slow_call_threshold",
     "backoff",
     "failure_rate",
+    "slow_call_rate",
     "half_open",
 ];
 
@@ -80,6 +81,11 @@ impl Reader for Config {
                 }
                 "backoff" => config.backoff(map.next_value_seed(Table::at(here))?),
                 "failure_rate" => config.failure_rate(map.next_value_seed(Table::at(here))?),
+                "slow_call_rate" => {
+                    let SlowCallRate { threshold, percent } =
+                        map.next_value_seed(Table::at(here))?;
+                    config.slow_call_rate(threshold, percent)
+                }
                 "half_open" => config.half_open(map.next_value_seed(Table::at(here))?),
                 _ => return Ok(false),
             };
@@ -156,6 +162,33 @@ impl Reader for FailureRate {
                 "give `last_calls` (a window of calls) or `last` and `buckets` (a window of time)",
             )),
         }
+    }
+}
+
+/// `slow_call_rate = { threshold = "2s", percent = 80 }` for [`Config::slow_call_rate`]: open
+/// when at least `percent` % of the calls in the window took `threshold` or longer.
+struct SlowCallRate {
+    threshold: core::time::Duration,
+    percent: u8,
+}
+
+impl Reader for SlowCallRate {
+    const WHAT: &'static str = "a table with `threshold` and `percent`";
+
+    fn read<'de, A: MapAccess<'de>>(at: At<'_>, map: A) -> Result<SlowCallRate, A::Error> {
+        let (mut threshold, mut percent) = (None, None);
+        read_table(map, at, &["threshold", "percent"], |key, map| {
+            match key {
+                "threshold" => threshold = Some(map.next_value_seed(Span(at.key(key)))?),
+                "percent" => percent = Some(map.next_value_seed(whole(at.key(key)))?),
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        Ok(SlowCallRate {
+            threshold: threshold.ok_or_else(|| missing(at, "threshold"))?,
+            percent: percent.ok_or_else(|| missing(at, "percent"))?,
+        })
     }
 }
 

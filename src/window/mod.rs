@@ -101,6 +101,18 @@ pub(crate) enum Span {
     Time { window: Duration, buckets: u32 },
 }
 
+/// How the settings read in an error message: `last 20 calls, judged from 10, at 50 %` or
+/// `last 30s in 10 buckets, judged from 100, at 25 %`.
+impl core::fmt::Display for FailureRate {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.span {
+            Span::Calls(calls) => write!(f, "last {calls} calls")?,
+            Span::Time { window, buckets } => write!(f, "last {window:?} in {buckets} buckets")?,
+        }
+        write!(f, ", judged from {}, at {} %", self.min_calls, self.percent)
+    }
+}
+
 impl FailureRate {
     /// Over the last `calls` calls (1 to [`MAX_WINDOW_CALLS`]): open when at least `min_calls`
     /// have finished and at least `percent` % of them failed. A `min_calls` above `calls` is
@@ -217,20 +229,38 @@ pub(crate) struct Window {
 
 impl Window {
     /// Whether `rate`'s settings are in range.
+    #[cfg(test)]
     pub(crate) fn valid(rate: &FailureRate) -> bool {
-        if rate.percent == 0 || rate.percent > 100 || rate.min_calls == 0 {
-            return false;
+        Window::check(rate).is_ok()
+    }
+
+    /// Checks the settings of a failure rate; the error says what a valid one needs.
+    pub(crate) fn check(rate: &FailureRate) -> Result<(), &'static str> {
+        if rate.percent == 0 || rate.percent > 100 {
+            return Err("a percentage between 1 and 100");
+        }
+        if rate.min_calls == 0 {
+            return Err("at least 1 call before it judges (min_calls)");
         }
         match rate.span {
-            Span::Calls(size) => (1..=MAX_WINDOW_CALLS).contains(&size),
+            Span::Calls(size) if !(1..=MAX_WINDOW_CALLS).contains(&size) => {
+                Err("a window of 1 to 1024 calls")
+            }
+            Span::Calls(_) => Ok(()),
             Span::Time { window, buckets } => {
                 // Every bucket a whole, non-zero number of milliseconds, and the window no
                 // longer than the breaker's time range.
-                let bucket_nanos = u128::from(buckets) * 1_000_000;
-                (1..=MAX_WINDOW_BUCKETS).contains(&buckets)
-                    && !window.is_zero()
-                    && window.as_nanos() % bucket_nanos == 0
-                    && window <= crate::MAX_RECOVERY_TIMEOUT
+                if !(1..=MAX_WINDOW_BUCKETS).contains(&buckets) {
+                    Err("1 to 64 buckets")
+                } else if window.is_zero()
+                    || window.as_nanos() % (u128::from(buckets) * 1_000_000) != 0
+                {
+                    Err("a window that splits into buckets of whole milliseconds")
+                } else if window > crate::MAX_RECOVERY_TIMEOUT {
+                    Err("a window no longer than MAX_RECOVERY_TIMEOUT")
+                } else {
+                    Ok(())
+                }
             }
         }
     }
