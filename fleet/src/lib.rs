@@ -53,7 +53,8 @@
 //! is never trusted: it is dropped, counted in [`FleetStats::malformed_dropped`] and logged
 //! with a `tracing` warning, and the scripts overwrite malformed keys.
 //!
-//! See `docs/fleet.md` in the repository for the protocol, a sequence diagram and the limits.
+//! The [`guide`] has the settings, the protocol, a sequence diagram, a comparison with
+//! gobreaker v2 and tripswitch, and the limits.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms, unreachable_pub)]
@@ -67,6 +68,11 @@ mod link;
 mod member;
 pub mod server;
 mod stats;
+
+/// The fleet guide (the repository's `docs/fleet.md`): settings, runtime, protocol, a sequence
+/// diagram, behaviour when the server is down, a comparison, the threat model and the limits.
+#[doc = include_str!("../guide.md")]
+pub mod guide {}
 mod subscriber;
 mod view;
 
