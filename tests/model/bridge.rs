@@ -198,6 +198,8 @@ impl Coordinator {
     /// # Errors
     ///
     /// The first disagreement.
+    // `Snapshot::cycle` is an identity, not `Iterator::cycle`, which the lint takes it for.
+    #[allow(clippy::maybe_infinite_iter)]
     pub fn check(
         &mut self,
         breaker: &Breaker,
