@@ -15,7 +15,7 @@
 //! rate (over the failure rate's window or the default one) and several half-open probes.
 //!
 //! `PROPTEST_CASES` overrides the case count (default [`CASES`] per property, a quarter of that
-//! for the long runs on large windows: about 15 s wall clock in a debug build for the whole
+//! for the long runs on large windows: about 20 s wall clock in a debug build for the whole
 //! file).
 //!
 //! A documented limit: at the last millisecond of the breaker's 139-year time range every timeout
