@@ -357,8 +357,21 @@ impl<C> Remote<'_, C> {
     /// # drop(probe);
     /// ```
     pub fn revoke_probe(&self, granted: &Snapshot) -> bool {
-        self.breaker.set_held_until(0);
-        self.apply(word::Remote::Revoke(granted.word())).is_some()
+        let mut now = self.breaker.lazy_now();
+        let revoked = self.breaker.update(|current| {
+            let next = word::remote(current, word::Remote::Revoke(granted.word()), &mut || {
+                now.get()
+            })?;
+            // Only a revoke that applies ends the fleet's open period, and before the hold it
+            // installs (as in `hold`): a failed one leaves a held breaker's time alone.
+            self.breaker.set_held_until(0);
+            Some(next)
+        });
+        let Some((from, next)) = revoked else {
+            return false;
+        };
+        self.breaker.changed(from, next, &mut now);
+        true
     }
 
     /// The fleet closed: an open, held, half-open or probing breaker closes, with no failures

@@ -354,10 +354,16 @@ impl Refusal {
 }
 
 /// Milliseconds left at `now` of the fleet's open period of the `Held` word `w`, which its
-/// coordinator said ends at `held_until`.
+/// coordinator said ends at `held_until`. None at the end of the stamp range, where every
+/// timeout counts as run out (the hold has lapsed there: the next caller probes).
 #[inline]
 pub(crate) fn held_remaining(w: Word, held_until: u64, now: u64) -> u64 {
-    held_until.saturating_sub(clamp(now, w.stamp()))
+    let now = clamp(now, w.stamp());
+    if now == STAMP_MAX {
+        0
+    } else {
+        held_until.saturating_sub(now)
+    }
 }
 
 /// The public state of a `Held` word whose fleet open period has `remaining_ms` left.

@@ -1,18 +1,21 @@
 //! Differential property test: arbitrary sequences of operations applied to the real
 //! [`CircuitBreaker`] (driven by a [`ManualClock`]) and to the plain reference model in
-//! `tests/model/mod.rs`. Every admission decision, `state()`, `failure_count()` and
-//! `open_remaining()` must agree after every operation.
+//! `tests/model/mod.rs`. Every admission decision, `state()`, `failure_count()`,
+//! `open_remaining()` and `remote().snapshot()` (phase, state, count, level, time left, and
+//! whether the cycle changed) must agree after every operation.
 //!
 //! The operations cover admission, every way of completing a permit (including slow successes),
-//! the clock moving forwards, backwards and to the end of its range, and the manual transitions
-//! (`force_open`, `disable`, `reset`). The settings cover the consecutive-failure threshold and,
+//! the clock moving forwards, backwards and to the end of its range, the manual transitions
+//! (`force_open`, `disable`, `reset`) and, in the coordinated properties, a remote coordinator
+//! (`hold` with any remaining time and level, `grant_probe`, `revoke_probe` of the last grant or
+//! of an older snapshot, `close`, `release`, `snapshot`), whose every answer must agree too. The settings cover the consecutive-failure threshold and,
 //! each optional and independent, a probe deadline, backoff (with or without jitter), a slow-call
 //! threshold, a failure-rate window (count-based of up to 40 calls, or up to 70 in the long runs,
 //! so both the one-word window and the ring of slots are covered; or time-based), a slow-call
 //! rate (over the failure rate's window or the default one) and several half-open probes.
 //!
 //! `PROPTEST_CASES` overrides the case count (default [`CASES`] per property, a quarter of that
-//! for the long runs on large windows: about 15 s wall clock in a debug build for the whole
+//! for the long runs on large windows: about 20 s wall clock in a debug build for the whole
 //! file).
 //!
 //! A documented limit: at the last millisecond of the breaker's 139-year time range every timeout
@@ -22,7 +25,9 @@
 //! that millisecond and two minimal cases check that both agree.
 
 mod model;
-use model::bridge::{configure, is_matching, model_state, Breaker, Fault, Predicate};
+use model::bridge::{
+    configure, is_matching, model_state, Breaker, Coordinator, Fault, Predicate, RemoteOp,
+};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
@@ -82,6 +87,8 @@ enum Op {
     Manual(Manual),
     /// Reads the state (also checked after every other operation).
     Read,
+    /// A remote coordinator's operation.
+    Remote(RemoteOp),
 }
 
 fn completion() -> impl Strategy<Value = Completion> {
@@ -149,6 +156,38 @@ fn long_rate() -> impl Strategy<Value = Rate> {
         }),
         1 => rate(),
     ]
+}
+
+/// What a coordinator reports as the fleet's remaining open time: none, whole milliseconds
+/// around the open periods the settings give, fractions, and far more than any period.
+fn fleet_remaining() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        1 => Just(Duration::ZERO),
+        4 => (0..40_u64).prop_map(Duration::from_millis),
+        1 => (0..40 * MS).prop_map(Duration::from_nanos),
+        1 => (0..1_000_u64).prop_map(Duration::from_millis),
+        1 => Just(Duration::MAX),
+    ]
+}
+
+/// A remote coordinator's operations; a revoke names the last grant half the time.
+fn remote_op() -> impl Strategy<Value = Op> {
+    let level = prop_oneof![4 => 0..=8_u8, 1 => any::<u8>()];
+    prop_oneof![
+        4 => (fleet_remaining(), level).prop_map(|(remaining, level)| RemoteOp::Hold(remaining, level)),
+        3 => Just(RemoteOp::Grant),
+        1 => Just(RemoteOp::Revoke(0)),
+        1 => any::<usize>().prop_map(RemoteOp::Revoke),
+        1 => Just(RemoteOp::Close),
+        2 => Just(RemoteOp::Release),
+        1 => Just(RemoteOp::Snapshot),
+    ]
+    .prop_map(Op::Remote)
+}
+
+/// Everyday operations and a coordinator's.
+fn coordinated_op() -> impl Strategy<Value = Op> {
+    prop_oneof![3 => everyday_op(), 2 => remote_op()]
 }
 
 /// Everyday operations plus jumps to (and past) the end of the breaker's time range.
@@ -414,6 +453,7 @@ fn run(config: Config, ops: &[Op]) -> Result<(), TestCaseError> {
     let mut model = Model::new(settings);
     let mut now: u64 = 0;
     let mut held: Vec<Held<'_>> = Vec::new();
+    let mut coordinator = Coordinator::default();
 
     for (step, op) in ops.iter().enumerate() {
         match *op {
@@ -458,7 +498,13 @@ fn run(config: Config, ops: &[Op]) -> Result<(), TestCaseError> {
                 model.manual(to, now);
             }
             Op::Read => {}
+            Op::Remote(op) => coordinator
+                .apply(&breaker, &mut model, op, now)
+                .map_err(|e| TestCaseError::fail(format!("step {step}: {e}")))?,
         }
+        coordinator
+            .check(&breaker, &model, now)
+            .map_err(|e| TestCaseError::fail(format!("step {step}: {e}")))?;
         prop_assert_eq!(
             model_state(breaker.state()),
             model.state(now),
@@ -610,6 +656,28 @@ proptest! {
     fn breaker_matches_the_model_at_the_end_of_time(
         config in settings(),
         ops in proptest::collection::vec(any_op(), 1..120),
+    ) {
+        run(config, &ops)?;
+    }
+
+    /// The same with a remote coordinator holding, granting, revoking, closing and releasing the
+    /// breaker between the calls.
+    #[test]
+    fn breaker_matches_the_model_under_a_coordinator(
+        config in settings(),
+        ops in proptest::collection::vec(coordinated_op(), 1..120),
+    ) {
+        run(config, &ops)?;
+    }
+
+    /// The same, with jumps to and past the end of the time range.
+    #[test]
+    fn breaker_matches_the_model_under_a_coordinator_at_the_end_of_time(
+        config in settings(),
+        ops in proptest::collection::vec(
+            prop_oneof![3 => any_op(), 2 => remote_op()],
+            1..120,
+        ),
     ) {
         run(config, &ops)?;
     }
@@ -890,6 +958,31 @@ fn a_full_probe_round_at_the_end_of_time_answers() {
         ..plain(1, Duration::from_millis(1))
     };
     run(config, &ops).unwrap();
+}
+
+/// `revoke_probe`: "Returns whether it did; `false` means a probe is in flight (or something
+/// else moved the breaker)". A revoke naming a word the breaker no longer is must change
+/// nothing; it used to clear the fleet's remaining time, so a breaker held with time left read
+/// half-open.
+#[test]
+fn a_revoke_that_does_not_apply_changes_nothing() {
+    let ops = [
+        Op::Remote(RemoteOp::Hold(Duration::from_millis(1), 0)),
+        Op::Remote(RemoteOp::Revoke(0)), // names the hold's own snapshot: not a grant
+    ];
+    run(plain(1, Duration::from_millis(1)), &ops).unwrap();
+}
+
+/// At the end of the time range every timeout counts as run out, so a hold there has lapsed:
+/// it must read half-open with no time left (it used to read open with the fleet's time).
+#[test]
+fn a_hold_at_the_end_of_time_has_lapsed() {
+    let ops = [
+        Op::AdvanceMax,
+        Op::Remote(RemoteOp::Hold(Duration::from_millis(1), 0)),
+        acquire(),
+    ];
+    run(plain(1, Duration::from_millis(1)), &ops).unwrap();
 }
 
 /// `ConfigError::FailureRate`: "a time window ... that does not split into whole milliseconds"

@@ -368,3 +368,49 @@ fn snapshots_tell_local_and_fleet_phases_apart() {
     );
     assert!(format!("{:?}", b.remote()).starts_with("Remote(Snapshot"));
 }
+
+/// Regression (found by the differential check in `tests/model_equivalence.rs`): a revoke that
+/// does not apply changes nothing. It used to clear the fleet's remaining time first, so a
+/// breaker held again after its grant read half-open with no time left, and a release then
+/// freed its probe slot at once instead of opening for a full local period.
+#[test]
+fn a_failed_revoke_leaves_a_held_breakers_time_alone() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock);
+    b.remote().hold(Duration::ZERO, 0);
+    let granted = b.remote().grant_probe().unwrap();
+    // The fleet re-opened before the grant was used: held again, 7 s to go.
+    b.remote().hold(SECOND * 7, 0);
+    assert!(!b.remote().revoke_probe(&granted), "not the granted word");
+    assert_eq!((b.state(), b.open_remaining()), (State::Open, SECOND * 7));
+    let rejected = b.try_acquire().unwrap_err();
+    assert_eq!(
+        (rejected.state(), rejected.remaining()),
+        (State::Open, SECOND * 7)
+    );
+    let released = b.remote().release().unwrap();
+    assert_eq!(
+        (released.phase(), released.remaining()),
+        (Phase::Open, RECOVERY)
+    );
+}
+
+/// Regression (found by the differential check): at the end of the breaker's time range every
+/// timeout counts as run out, so a hold has lapsed there and the next caller probes; the hold
+/// used to read open with the fleet's time left all the same.
+#[test]
+fn a_hold_at_the_end_of_time_reads_as_lapsed() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock);
+    clock.advance(Duration::MAX);
+    let held = b.remote().hold(SECOND, 0).unwrap();
+    assert_eq!(
+        (held.phase(), held.state(), held.remaining()),
+        (Phase::Held, State::HalfOpen, Duration::ZERO)
+    );
+    assert_eq!(
+        (b.state(), b.open_remaining()),
+        (State::HalfOpen, Duration::ZERO)
+    );
+    assert!(b.try_acquire().unwrap().is_probe());
+}

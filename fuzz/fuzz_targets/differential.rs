@@ -1,10 +1,13 @@
 //! Differential fuzzing: an arbitrary sequence of operations applied to the real breaker (driven
 //! by a `ManualClock`) and to the plain reference model shared with the property tests
-//! (`tests/model/mod.rs`). Every admission decision, `state()`, `failure_count()` and
-//! `open_remaining()` must agree after every operation.
+//! (`tests/model/mod.rs`). Every admission decision, `state()`, `failure_count()`,
+//! `open_remaining()` and `remote().snapshot()` (phase, state, count, level, time left, whether
+//! the cycle changed) must agree after every operation.
 //!
 //! The operations cover admission (borrowed, owned, `call`), every way of completing a permit,
-//! slow successes, the manual transitions and a clock that moves anywhere, including the last
+//! slow successes, the manual transitions, a remote coordinator (`hold` with any remaining time
+//! and level, `grant_probe`, `revoke_probe` of the last grant or of an older snapshot, `close`,
+//! `release`, `snapshot`, each answer compared) and a clock that moves anywhere, including the last
 //! millisecond of the breaker's 139-year range and beyond: there the breaker cannot tell a new
 //! cycle from the previous one (a documented limit), and the model mirrors that. The settings
 //! cover, each optional, a probe deadline, backoff with or without jitter, a slow-call threshold,
@@ -17,7 +20,9 @@
 #[allow(dead_code)]
 #[path = "../../tests/model/mod.rs"]
 mod model;
-use model::bridge::{configure, is_matching, model_state, Breaker, Fault, Predicate};
+use model::bridge::{
+    configure, is_matching, model_state, Breaker, Coordinator, Fault, Predicate, RemoteOp,
+};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +64,18 @@ enum ManualOp {
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
+enum RemoteInput {
+    /// `hold`: the fleet's remaining time (see [`fleet_remaining`]) and level.
+    Hold(u32, u8),
+    Grant,
+    /// `revoke_probe`: of the last grant, or else of a recent snapshot (usually stale).
+    Revoke(bool, u8),
+    Close,
+    Release,
+    Snapshot,
+}
+
+#[derive(Arbitrary, Clone, Copy, Debug)]
 enum Op {
     /// `try_acquire`, holding the permit.
     Acquire,
@@ -89,6 +106,8 @@ enum Op {
     NearEnd(u8),
     /// Reads the state (also checked after every operation).
     Read,
+    /// A remote coordinator's operation.
+    Remote(RemoteInput),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -261,6 +280,29 @@ fn settings(input: &Input) -> (u32, Duration, Options) {
     (threshold, recovery, options)
 }
 
+/// The fleet's remaining time for a hold: whole milliseconds around the open periods the
+/// settings give, any nanoseconds up to about 1 s, none, or far beyond any period.
+fn fleet_remaining(raw: u32) -> Duration {
+    match raw & 3 {
+        0 => Duration::from_millis(u64::from(raw >> 2) % 128),
+        1 => Duration::from_nanos(u64::from(raw >> 2)),
+        2 => Duration::ZERO,
+        _ => Duration::MAX,
+    }
+}
+
+fn remote_op(input: RemoteInput) -> RemoteOp {
+    match input {
+        RemoteInput::Hold(raw, level) => RemoteOp::Hold(fleet_remaining(raw), level),
+        RemoteInput::Grant => RemoteOp::Grant,
+        RemoteInput::Revoke(true, _) => RemoteOp::Revoke(0),
+        RemoteInput::Revoke(false, index) => RemoteOp::Revoke(usize::from(index) + 1),
+        RemoteInput::Close => RemoteOp::Close,
+        RemoteInput::Release => RemoteOp::Release,
+        RemoteInput::Snapshot => RemoteOp::Snapshot,
+    }
+}
+
 /// A count-based window's length: mostly one word (1 to 32 calls), often a ring of slots (33 to
 /// 80 calls, which 512 operations lap), now and then 100 calls.
 fn window_calls(raw: u8) -> u32 {
@@ -286,6 +328,7 @@ fuzz_target!(|input: Input| {
     let mut now: u64 = 0;
     let mut held: Vec<Held<'_>> = Vec::new();
     let mut limbo: Vec<OwnedPermit<Predicate>> = Vec::new();
+    let mut coordinator = Coordinator::default();
 
     for op in input.ops.iter().take(512) {
         match *op {
@@ -397,8 +440,17 @@ fuzz_target!(|input: Input| {
             Op::Set(nanos) => now = nanos,
             Op::NearEnd(ms) => now = (TIME_MAX_MS - u64::from(ms % 32)) * MS,
             Op::Read => {}
+            Op::Remote(input) => {
+                let op = remote_op(input);
+                if let Err(disagreement) = coordinator.apply(&breaker, &mut model, op, now) {
+                    panic!("{disagreement}");
+                }
+            }
         }
         clock.set(Duration::from_nanos(now));
+        if let Err(disagreement) = coordinator.check(&breaker, &model, now) {
+            panic!("after {op:?}: {disagreement}");
+        }
         assert_eq!(
             model_state(breaker.state()),
             model.state(now),

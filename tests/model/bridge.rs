@@ -1,10 +1,14 @@
 //! The bridge from the model's settings and states to the real breaker's API: the one place
 //! where the differential checks (the proptest and both fuzz targets) configure a real breaker
-//! exactly as the model is configured, and read its state in the model's terms.
+//! exactly as the model is configured, read its state in the model's terms, and play a remote
+//! coordinator against both.
 
+use std::time::Duration;
+
+use async_breaker::remote::{Phase, Snapshot};
 use async_breaker::{Backoff, Builder, CircuitBreaker, FailureRate, HalfOpen, State};
 
-use super::{ModelState, Options, Rate};
+use super::{Model, ModelPhase, ModelSnapshot, ModelState, Options, Rate};
 
 /// The error the guarded calls return; the breaker's predicate counts it only if `matching`.
 #[derive(Debug)]
@@ -76,5 +80,173 @@ pub fn model_state(state: State) -> ModelState {
         State::ForcedOpen => ModelState::ForcedOpen,
         State::Disabled => ModelState::Disabled,
         other => panic!("unexpected state {other:?}"),
+    }
+}
+
+/// The real snapshot's phase in the model's terms.
+pub fn model_phase(phase: Phase) -> ModelPhase {
+    match phase {
+        Phase::Closed => ModelPhase::Closed,
+        Phase::Open => ModelPhase::Open,
+        Phase::Held => ModelPhase::Held,
+        Phase::HalfOpen => ModelPhase::HalfOpen,
+        Phase::Probing => ModelPhase::Probing,
+        Phase::ForcedOpen => ModelPhase::ForcedOpen,
+        Phase::Disabled => ModelPhase::Disabled,
+        other => panic!("unexpected phase {other:?}"),
+    }
+}
+
+/// A remote coordinator's operation, applied to the breaker (`breaker.remote()`) and the model.
+#[derive(Clone, Copy, Debug)]
+pub enum RemoteOp {
+    /// `hold(remaining, level)`.
+    Hold(Duration, u8),
+    /// `grant_probe()`.
+    Grant,
+    /// `revoke_probe(granted)`: 0 names the last granted snapshot, anything else one of the
+    /// snapshots seen lately (usually stale), modulo their number.
+    Revoke(usize),
+    /// `close()`.
+    Close,
+    /// `release()`.
+    Release,
+    /// `snapshot()` (also compared after every step).
+    Snapshot,
+}
+
+/// How many recent snapshots a revoke may name.
+const SEEN: usize = 16;
+
+/// The coordinator's side of a differential run: the snapshots it has been handed (the
+/// breaker's and the model's side by side), so that revokes can name them and successive
+/// readings can be compared.
+#[derive(Default)]
+pub struct Coordinator {
+    granted: Option<(Snapshot, ModelSnapshot)>,
+    seen: Vec<(Snapshot, ModelSnapshot)>,
+    last: Option<(Snapshot, ModelSnapshot)>,
+}
+
+impl Coordinator {
+    fn remember(&mut self, pair: (Snapshot, ModelSnapshot)) {
+        if self.seen.len() == SEEN {
+            self.seen.remove(0);
+        }
+        self.seen.push(pair);
+    }
+
+    /// Applies `op` to both at `now_nanos` (the breaker's clock reads it), comparing what each
+    /// returns.
+    ///
+    /// # Errors
+    ///
+    /// The first disagreement.
+    pub fn apply(
+        &mut self,
+        breaker: &Breaker,
+        model: &mut Model,
+        op: RemoteOp,
+        now_nanos: u64,
+    ) -> Result<(), String> {
+        let remote = breaker.remote();
+        let (real, expected) = match op {
+            RemoteOp::Hold(remaining, level) => (
+                remote.hold(remaining, level),
+                model.hold(remaining, level, now_nanos),
+            ),
+            RemoteOp::Grant => (remote.grant_probe(), model.grant(now_nanos)),
+            RemoteOp::Close => (remote.close(), model.close_remotely(now_nanos)),
+            RemoteOp::Release => (remote.release(), model.release_hold(now_nanos)),
+            RemoteOp::Snapshot => (Some(remote.snapshot()), Some(model.snapshot(now_nanos))),
+            RemoteOp::Revoke(index) => {
+                let named = match (index, self.granted) {
+                    (0, Some(granted)) => Some(granted),
+                    _ if self.seen.is_empty() => None,
+                    _ => Some(self.seen[index % self.seen.len()]),
+                };
+                if let Some((real, expected)) = named {
+                    let revoked = remote.revoke_probe(&real);
+                    let model_revoked = model.revoke(&expected, now_nanos);
+                    if revoked != model_revoked {
+                        return Err(format!(
+                            "{op:?} of {real:?}: breaker {revoked}, model {model_revoked} \
+                             ({expected:?})"
+                        ));
+                    }
+                }
+                return Ok(());
+            }
+        };
+        match (real, expected) {
+            (Some(real), Some(expected)) => {
+                agree(&real, &expected).map_err(|e| format!("{op:?} returned {e}"))?;
+                if matches!(op, RemoteOp::Grant) {
+                    self.granted = Some((real, expected));
+                }
+                self.remember((real, expected));
+                Ok(())
+            }
+            (None, None) => Ok(()),
+            (real, expected) => Err(format!("{op:?}: breaker {real:?}, model {expected:?}")),
+        }
+    }
+
+    /// Compares a fresh snapshot of each at `now_nanos`, and whether each saw its cycle change
+    /// since the last such check.
+    ///
+    /// # Errors
+    ///
+    /// The first disagreement.
+    // `Snapshot::cycle` is an identity, not `Iterator::cycle`, which the lint takes it for.
+    #[allow(clippy::maybe_infinite_iter)]
+    pub fn check(
+        &mut self,
+        breaker: &Breaker,
+        model: &Model,
+        now_nanos: u64,
+    ) -> Result<(), String> {
+        let real = breaker.remote().snapshot();
+        let expected = model.snapshot(now_nanos);
+        agree(&real, &expected).map_err(|e| format!("snapshot: {e}"))?;
+        if let Some((before, model_before)) = self.last {
+            let changed = before.cycle() != real.cycle();
+            let model_changed = model_before.cycle() != expected.cycle();
+            if changed != model_changed {
+                return Err(format!(
+                    "cycle changed: breaker {changed} ({before:?} to {real:?}), model \
+                     {model_changed} ({model_before:?} to {expected:?})"
+                ));
+            }
+        }
+        self.last = Some((real, expected));
+        Ok(())
+    }
+}
+
+/// Whether a real snapshot reads as the model's: phase, state, count, level and time left.
+///
+/// # Errors
+///
+/// Both, when they differ.
+pub fn agree(real: &Snapshot, expected: &ModelSnapshot) -> Result<(), String> {
+    let seen = (
+        model_phase(real.phase()),
+        model_state(real.state()),
+        real.failures(),
+        u32::from(real.level()),
+        real.remaining(),
+    );
+    let want = (
+        expected.phase,
+        expected.state,
+        expected.failures,
+        expected.level,
+        Duration::from_millis(expected.remaining_ms),
+    );
+    if seen == want {
+        Ok(())
+    } else {
+        Err(format!("breaker {real:?}, model {expected:?}"))
     }
 }

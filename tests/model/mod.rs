@@ -9,7 +9,8 @@
 //! What the model says, rule by rule:
 //!
 //! - **Phases**: closed, open (since `opened_at`), half-open with the probe slot free, probing (a
-//!   probe round begun at `started_at`), forced open and disabled. `state()` reports open as
+//!   probe round begun at `started_at`), forced open, disabled, and held by a coordinator (see
+//!   below). `state()` reports open as
 //!   half-open once the open period has elapsed; idle half-open and probing both read as
 //!   half-open.
 //! - **Counting**: a failure in closed adds one (saturating at 65 535); without a failure-rate
@@ -55,6 +56,25 @@
 //!   (`cycle`), every probe round a number (`probes`). A closed-state permit counts only while the
 //!   breaker is still closed in the same cycle; a probe permit counts only while its round is
 //!   still the one in flight. Anything else is discarded.
+//! - **Remote coordination** (`breaker.remote()`): a sixth phase, *held* (since `since`, the
+//!   fleet's open period reported as ending at `until`). A breaker forced open or disabled by hand
+//!   ignores every remote operation. *Hold* (from any other phase; also renews a hold) holds it at
+//!   backoff level `min(level, 7)` with the fleet's remaining time in whole milliseconds (a
+//!   fraction dropped), capped at the open period at that level (no jitter). *Grant* (only from
+//!   held) frees the probe slot: idle half-open. *Revoke* (only while the breaker is still exactly
+//!   the granted word: same phase, recorded time, count and level, so no probe is in flight)
+//!   holds it again with the fleet's period over. *Close* (from any phase but closed) begins a new
+//!   closed cycle as a reset does. *Release* (only from held) opens for a full local open period
+//!   from now if the fleet's period was still running, else frees the probe slot. Each remote
+//!   transition is recorded at `max(now, recorded time + 1 ms)`, as a manual one, so outcomes of
+//!   calls admitted before it are discarded. Held rejects every caller with the fleet's time left
+//!   (state open while some is left, half-open once none is), and reads so; once it has gone
+//!   unrenewed for its open period (at its level, no jitter) plus the probe deadline, the next
+//!   caller begins a probe round as from an open breaker whose time has run out. At the end of
+//!   the time range the fleet's period counts as over, like every other timeout.
+//!   `snapshot()` reports the phase before time is taken into account (open stays open after its
+//!   period), the state, the count, the level and the time left as the readers do, and a cycle
+//!   identity that changes exactly when the phase or its recorded time does.
 //! - **Time**: a reading is the clock's nanoseconds / 1 000 000 (whole milliseconds), capped at
 //!   2^42 − 1. Each phase remembers the time recorded by the transition that began it (the probe
 //!   round's start for a closed or idle half-open phase that a probe ended, since neither a
@@ -391,11 +411,12 @@ pub enum Decision {
     Admitted(Token),
     /// Turned away.
     Rejected {
-        /// `Open`, `HalfOpen` while a full probe round is in flight, or `ForcedOpen`.
+        /// `Open`, `HalfOpen` while a full probe round is in flight, or `ForcedOpen`; held: `Open`
+        /// while the fleet's period runs, `HalfOpen` after.
         state: ModelState,
         /// The failure count at the time.
         failures: u32,
-        /// Milliseconds until a probe may be admitted; 0 unless open.
+        /// Milliseconds until a probe may be admitted; 0 unless open (held: the fleet's time).
         remaining_ms: u64,
     },
 }
@@ -409,6 +430,57 @@ pub enum Manual {
     Disable,
     /// `reset()`.
     Reset,
+}
+
+/// The phase a coordinator sees in a snapshot (`remote::Phase`): where the breaker is, before
+/// time is taken into account (an open breaker whose period has run out is still `Open`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelPhase {
+    /// Closed.
+    Closed,
+    /// Open on its own timer.
+    Open,
+    /// Held open by a coordinator.
+    Held,
+    /// Idle half-open: the probe slot is free.
+    HalfOpen,
+    /// A probe round is in flight.
+    Probing,
+    /// Forced open by hand.
+    ForcedOpen,
+    /// Disabled by hand.
+    Disabled,
+}
+
+/// What `remote().snapshot()` (and every remote transition that applies) reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelSnapshot {
+    /// The phase.
+    pub phase: ModelPhase,
+    /// The state readers see.
+    pub state: ModelState,
+    /// The consecutive-failure count.
+    pub failures: u32,
+    /// The backoff level, `0..=7`.
+    pub level: u32,
+    /// Milliseconds left of the open period (the local one, or the fleet's while held).
+    pub remaining_ms: u64,
+    /// The time the phase was recorded at: with the phase, the cycle's identity.
+    pub since: u64,
+}
+
+impl ModelSnapshot {
+    /// The identity of the cycle: two snapshots agree on it exactly when no transition happened
+    /// in between (`Snapshot::cycle`).
+    pub fn cycle(&self) -> (ModelPhase, u64) {
+        (self.phase, self.since)
+    }
+
+    /// Everything the breaker is, as opposed to how it reads at some time: what a revoke must
+    /// find unchanged.
+    fn word(&self) -> (ModelPhase, u64, u32, u32) {
+        (self.phase, self.since, self.failures, self.level)
+    }
 }
 
 /// Where in the cycle the breaker is.
@@ -427,6 +499,8 @@ enum Phase {
     ForcedOpen { since: u64 },
     /// Disabled by hand since `since`.
     Disabled { since: u64 },
+    /// Held by a coordinator since `since` (ms); the fleet's open period ends at `until` (ms).
+    Held { since: u64, until: u64 },
 }
 
 /// One counted closed-state outcome, for the failure-rate window.
@@ -510,7 +584,8 @@ impl Model {
             Phase::Closed { since }
             | Phase::HalfOpen { since }
             | Phase::ForcedOpen { since }
-            | Phase::Disabled { since } => since,
+            | Phase::Disabled { since }
+            | Phase::Held { since, .. } => since,
             Phase::Open { opened_at } => opened_at,
             Phase::Probing { started_at, .. } => started_at,
         }
@@ -529,13 +604,45 @@ impl Model {
     /// The open period of a breaker that opened at `opened_at` at the current backoff level.
     pub fn open_period_ms(&self, opened_at: u64) -> u64 {
         let s = &self.settings;
-        let grown = s.recovery_ms.saturating_mul(1 << self.level);
-        let period = grown.min(s.backoff_max_ms.max(s.recovery_ms));
+        let period = self.base_period_ms(self.level);
         if s.jitter {
             let mixed = splitmix64(opened_at ^ (u64::from(self.level) << 56));
             period - mixed % (period / 2 + 1)
         } else {
             period
+        }
+    }
+
+    /// The open period at backoff `level`, without jitter.
+    fn base_period_ms(&self, level: u32) -> u64 {
+        let s = &self.settings;
+        let grown = s.recovery_ms.saturating_mul(1 << level);
+        grown.min(s.backoff_max_ms.max(s.recovery_ms))
+    }
+
+    /// How long a hold lasts unrenewed: its open period (at the current level, no jitter) plus
+    /// the probe deadline.
+    fn hold_limit_ms(&self) -> u64 {
+        self.base_period_ms(self.level)
+            .saturating_add(self.settings.probe_deadline_ms)
+    }
+
+    /// Milliseconds left at `now` (ms, not below the hold's recorded time) of a fleet open period
+    /// that ends at `until`; none at the end of the time range.
+    fn held_remaining(until: u64, now: u64) -> u64 {
+        if now >= TIME_MAX_MS {
+            0
+        } else {
+            until.saturating_sub(now)
+        }
+    }
+
+    /// The state a held breaker with `remaining_ms` of the fleet's period left reads as.
+    fn held_state(remaining_ms: u64) -> ModelState {
+        if remaining_ms > 0 {
+            ModelState::Open
+        } else {
+            ModelState::HalfOpen
         }
     }
 
@@ -555,6 +662,7 @@ impl Model {
             Phase::Probing { started_at, .. } => {
                 Self::elapsed(started_at, now, self.settings.probe_deadline_ms)
             }
+            Phase::Held { since, .. } => Self::elapsed(since, now, self.hold_limit_ms()),
             _ => false,
         };
         begins && now == TIME_MAX_MS && self.admitted >= self.settings.probes
@@ -623,6 +731,19 @@ impl Model {
                 }
             }
             Phase::HalfOpen { .. } => self.begin_round(now, started_ms),
+            Phase::Held { since, until } => {
+                if Self::elapsed(since, now, self.hold_limit_ms()) {
+                    // The coordinator stopped renewing: a local probe, as from open.
+                    self.begin_round(now, started_ms)
+                } else {
+                    let remaining_ms = Self::held_remaining(until, now);
+                    Decision::Rejected {
+                        state: Self::held_state(remaining_ms),
+                        failures: self.failures,
+                        remaining_ms,
+                    }
+                }
+            }
             Phase::Probing { started_at, .. } => {
                 if Self::elapsed(started_at, now, self.settings.probe_deadline_ms) {
                     // The round is presumed lost; this caller begins a new one.
@@ -841,23 +962,132 @@ impl Model {
         {
             return;
         }
-        let since = reading_ms(now_nanos)
-            .max(self.since().saturating_add(1))
-            .min(TIME_MAX_MS);
+        let since = self.next_since(now_nanos);
         match to {
             Manual::ForceOpen => self.phase = Phase::ForcedOpen { since },
             Manual::Disable => self.phase = Phase::Disabled { since },
-            Manual::Reset => {
-                // Documented limit, as for closing: at the end of time the new cycle is
-                // indistinguishable from the previous closed one.
-                if !(since == TIME_MAX_MS && self.closed_at == TIME_MAX_MS) {
-                    self.cycle += 1;
-                }
-                self.closed_at = since;
-                self.phase = Phase::Closed { since };
-                self.failures = 0;
-                self.level = 0;
-            }
+            Manual::Reset => self.begin_closed(since),
+        }
+    }
+
+    /// The time a manual or remote transition at `now_nanos` records: a new cycle, never
+    /// earlier than the current phase's, `max(now, recorded time + 1 ms)`.
+    fn next_since(&self, now_nanos: u64) -> u64 {
+        reading_ms(now_nanos)
+            .max(self.since().saturating_add(1))
+            .min(TIME_MAX_MS)
+    }
+
+    /// A new closed cycle recorded at `since`, with count 0 and the base open period, begun by
+    /// hand or by a coordinator.
+    fn begin_closed(&mut self, since: u64) {
+        // Documented limit, as for closing: at the end of time the new cycle is
+        // indistinguishable from the previous closed one.
+        if !(since == TIME_MAX_MS && self.closed_at == TIME_MAX_MS) {
+            self.cycle += 1;
+        }
+        self.closed_at = since;
+        self.phase = Phase::Closed { since };
+        self.failures = 0;
+        self.level = 0;
+    }
+
+    /// Whether the breaker is under manual control, which every remote operation leaves alone.
+    fn manual_control(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::ForcedOpen { .. } | Phase::Disabled { .. }
+        )
+    }
+
+    /// `remote().hold(remaining, level)` at `now_nanos`.
+    pub fn hold(
+        &mut self,
+        remaining: Duration,
+        level: u8,
+        now_nanos: u64,
+    ) -> Option<ModelSnapshot> {
+        if self.manual_control() {
+            return None;
+        }
+        let since = self.next_since(now_nanos);
+        self.level = u32::from(level).min(LEVEL_MAX);
+        // Implementation-defined, not documented: a fraction of a millisecond is dropped.
+        let remaining_ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX);
+        let until = since.saturating_add(remaining_ms.min(self.base_period_ms(self.level)));
+        self.phase = Phase::Held { since, until };
+        Some(self.snapshot(now_nanos))
+    }
+
+    /// `remote().grant_probe()` at `now_nanos`.
+    pub fn grant(&mut self, now_nanos: u64) -> Option<ModelSnapshot> {
+        if !matches!(self.phase, Phase::Held { .. }) {
+            return None;
+        }
+        let since = self.next_since(now_nanos);
+        self.phase = Phase::HalfOpen { since };
+        Some(self.snapshot(now_nanos))
+    }
+
+    /// `remote().revoke_probe(granted)` at `now_nanos`: whether it revoked.
+    pub fn revoke(&mut self, granted: &ModelSnapshot, now_nanos: u64) -> bool {
+        let current = self.snapshot(now_nanos);
+        if self.manual_control()
+            || current.phase != ModelPhase::HalfOpen
+            || current.word() != granted.word()
+        {
+            return false;
+        }
+        let since = self.next_since(now_nanos);
+        // Held again, with the fleet's open period over.
+        self.phase = Phase::Held { since, until: 0 };
+        true
+    }
+
+    /// `remote().close()` at `now_nanos`.
+    pub fn close_remotely(&mut self, now_nanos: u64) -> Option<ModelSnapshot> {
+        if self.manual_control() || matches!(self.phase, Phase::Closed { .. }) {
+            return None;
+        }
+        let since = self.next_since(now_nanos);
+        self.begin_closed(since);
+        Some(self.snapshot(now_nanos))
+    }
+
+    /// `remote().release()` at `now_nanos`.
+    pub fn release_hold(&mut self, now_nanos: u64) -> Option<ModelSnapshot> {
+        let Phase::Held { until, .. } = self.phase else {
+            return None;
+        };
+        let fleet_open = Self::held_remaining(until, self.now(now_nanos)) > 0;
+        let since = self.next_since(now_nanos);
+        self.phase = if fleet_open {
+            // A full local open period (at the hold's level), from now.
+            Phase::Open { opened_at: since }
+        } else {
+            Phase::HalfOpen { since }
+        };
+        Some(self.snapshot(now_nanos))
+    }
+
+    /// `remote().snapshot()` at `now_nanos`.
+    pub fn snapshot(&self, now_nanos: u64) -> ModelSnapshot {
+        let phase = match self.phase {
+            Phase::Closed { .. } => ModelPhase::Closed,
+            Phase::Open { .. } => ModelPhase::Open,
+            Phase::Held { .. } => ModelPhase::Held,
+            Phase::HalfOpen { .. } => ModelPhase::HalfOpen,
+            Phase::Probing { .. } => ModelPhase::Probing,
+            Phase::ForcedOpen { .. } => ModelPhase::ForcedOpen,
+            Phase::Disabled { .. } => ModelPhase::Disabled,
+        };
+        ModelSnapshot {
+            phase,
+            state: self.state(now_nanos),
+            failures: self.failures,
+            level: self.level,
+            remaining_ms: self.open_remaining_ms(now_nanos),
+            since: self.since(),
         }
     }
 
@@ -867,6 +1097,9 @@ impl Model {
             Phase::Closed { .. } => ModelState::Closed,
             Phase::ForcedOpen { .. } => ModelState::ForcedOpen,
             Phase::Disabled { .. } => ModelState::Disabled,
+            Phase::Held { until, .. } => {
+                Self::held_state(Self::held_remaining(until, self.now(now_nanos)))
+            }
             Phase::Open { .. } if self.open_remaining_ms(now_nanos) > 0 => ModelState::Open,
             Phase::Open { .. } | Phase::HalfOpen { .. } | Phase::Probing { .. } => {
                 ModelState::HalfOpen
@@ -879,9 +1112,11 @@ impl Model {
         self.failures
     }
 
-    /// Milliseconds until an open breaker admits a probe; 0 unless open.
+    /// Milliseconds until an open breaker admits a probe (a held one: of the fleet's open
+    /// period); 0 unless open or held.
     pub fn open_remaining_ms(&self, now_nanos: u64) -> u64 {
         match self.phase {
+            Phase::Held { until, .. } => Self::held_remaining(until, self.now(now_nanos)),
             Phase::Open { opened_at } => {
                 let now = self.now(now_nanos);
                 let period = self.open_period_ms(opened_at);
