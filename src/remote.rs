@@ -115,7 +115,7 @@ impl Phase {
 /// let before = breaker.remote().snapshot();
 /// let _ = breaker.call(|| Err::<(), _>("down"));
 /// let after = breaker.remote().snapshot();
-/// assert_ne!(before.cycle(), after.cycle()); // something happened in between
+/// assert_ne!(before.cycle_id(), after.cycle_id()); // something happened in between
 /// assert_eq!((after.phase(), after.state(), after.failures()), (Phase::Open, State::Open, 1));
 /// assert!(after.remaining() > std::time::Duration::ZERO);
 /// # Ok::<(), async_breaker::ConfigError>(())
@@ -202,12 +202,12 @@ impl Snapshot {
     /// ```
     /// let breaker = async_breaker::CircuitBreaker::new();
     /// let a = breaker.remote().snapshot();
-    /// assert_eq!(a.cycle(), breaker.remote().snapshot().cycle());
+    /// assert_eq!(a.cycle_id(), breaker.remote().snapshot().cycle_id());
     /// breaker.reset();
-    /// assert_ne!(a.cycle(), breaker.remote().snapshot().cycle());
+    /// assert_ne!(a.cycle_id(), breaker.remote().snapshot().cycle_id());
     /// ```
-    pub fn cycle(&self) -> u64 {
-        self.word().cycle()
+    pub fn cycle_id(&self) -> u64 {
+        self.word().cycle_id()
     }
 }
 
@@ -219,7 +219,7 @@ impl fmt::Debug for Snapshot {
             .field("failures", &self.failures())
             .field("level", &self.level())
             .field("remaining", &self.remaining())
-            .field("cycle", &self.cycle())
+            .field("cycle", &self.cycle_id())
             .finish_non_exhaustive()
     }
 }
@@ -335,11 +335,12 @@ impl<C> Remote<'_, C> {
         self.apply(word::Remote::Grant)
     }
 
-    /// Takes back a grant while no probe is in flight here: only if the word is still exactly
-    /// `granted` (nobody claimed the slot, or a probe that did was dropped), it goes back to
-    /// held (with the fleet's open period over). Returns whether it did; `false` means a probe
-    /// is in flight (or something else moved the breaker). Revoke before giving the fleet's
-    /// probe lease back, never after.
+    /// Takes back a free probe slot: only if the word is still exactly `granted`, it goes back
+    /// to held (with the fleet's open period over). Pass the snapshot the grant returned, or a
+    /// fresh one showing [`Phase::HalfOpen`]: a probe claimed and dropped since leaves the slot
+    /// free under a new stamp, which only a fresh snapshot names. Returns whether it did;
+    /// `false` means a probe is in flight or something else moved the breaker. Revoke before
+    /// giving the fleet's probe lease back, never after.
     ///
     /// ```
     /// use async_breaker::{remote::Phase, CircuitBreaker};

@@ -194,7 +194,7 @@ impl Word {
     }
 
     /// The phase and stamp bits: the identity of the word's cycle, for remote coordinators.
-    pub(crate) const fn cycle(self) -> u64 {
+    pub(crate) const fn cycle_id(self) -> u64 {
         self.0 & TICKET_MASK
     }
 

@@ -290,7 +290,7 @@ proptest! {
             prop_assert!(next.stamp() >= w.stamp());
             if w.stamp() < STAMP_MAX {
                 prop_assert!(!next.issued(w.ticket()), "{:?} -> {:?}", w, next);
-                prop_assert_ne!(next.cycle(), w.cycle());
+                prop_assert_ne!(next.cycle_id(), w.cycle_id());
             }
         }
     }

@@ -119,7 +119,7 @@ fn renewing_a_hold_keeps_the_breaker_held() {
     for _ in 0..10 {
         clock.advance(DEADLINE);
         let renewed = b.remote().hold(Duration::ZERO, 0).unwrap();
-        assert_ne!(renewed.cycle(), first.cycle());
+        assert_ne!(renewed.cycle_id(), first.cycle_id());
         assert!(b.try_acquire().is_err());
     }
     assert_eq!(b.remote().snapshot().phase(), Phase::Held);
@@ -202,10 +202,15 @@ fn a_revoke_names_the_exact_grant() {
     let b = breaker(&clock);
     b.remote().hold(Duration::ZERO, 0);
     let granted = b.remote().grant_probe().unwrap();
-    // A probe claimed and dropped frees the slot: nothing is in flight, so the grant can go.
+    // A probe claimed later and dropped frees the slot under a new stamp: the grant's snapshot
+    // no longer names it, a fresh one does.
+    clock.advance(SECOND);
     drop(b.try_acquire().unwrap());
-    assert_eq!(b.remote().snapshot().phase(), Phase::HalfOpen);
-    assert!(b.remote().revoke_probe(&granted));
+    assert!(!b.remote().revoke_probe(&granted));
+    let fresh = b.remote().snapshot();
+    assert_eq!(fresh.phase(), Phase::HalfOpen);
+    assert!(b.remote().revoke_probe(&fresh));
+    assert_eq!(b.remote().snapshot().phase(), Phase::Held);
 
     // A grant from an earlier hold does not match a later one.
     clock.advance(SECOND);
@@ -360,7 +365,7 @@ fn snapshots_tell_local_and_fleet_phases_apart() {
         (open.phase(), open.failures(), open.remaining()),
         (Phase::Open, 2, RECOVERY)
     );
-    assert_ne!(open.cycle(), closed.cycle());
+    assert_ne!(open.cycle_id(), closed.cycle_id());
     let debug = format!("{open:?}");
     assert!(
         debug.contains("phase: Open") && debug.contains("failures: 2"),

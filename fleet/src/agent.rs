@@ -158,7 +158,7 @@ impl Agent {
                     next_reconcile: now,
                     tripped_cycle: None,
                     released: None,
-                    last_cycle: snapshot.cycle(),
+                    last_cycle: snapshot.cycle_id(),
                     last_failures: snapshot.failures(),
                     pending_failures: 0,
                 };
@@ -266,7 +266,7 @@ impl Agent {
                 .member
                 .release()
                 .filter(|s| s.phase() == Local::Open)
-                .map(|s| s.cycle());
+                .map(|s| s.cycle_id());
             slot.lease = None;
             slot.tripped_cycle = None;
             slot.closed_gen = None;
@@ -349,7 +349,7 @@ impl Ctx<'_> {
             }
             Local::Open => {
                 slot.lease = None;
-                slot.tripped_cycle = Some(s.cycle());
+                slot.tripped_cycle = Some(s.cycle_id());
                 let period = if s.remaining().is_zero() {
                     slot.member.recovery_timeout()
                 } else {
@@ -410,9 +410,9 @@ impl Ctx<'_> {
     /// period is over.
     fn step_free(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
         match s.phase() {
-            Local::Open if slot.released == Some(s.cycle()) => self.rejoin(slot, s, now),
-            Local::Open if slot.tripped_cycle != Some(s.cycle()) && !s.remaining().is_zero() => {
-                slot.tripped_cycle = Some(s.cycle());
+            Local::Open if slot.released == Some(s.cycle_id()) => self.rejoin(slot, s, now),
+            Local::Open if slot.tripped_cycle != Some(s.cycle_id()) && !s.remaining().is_zero() => {
+                slot.tripped_cycle = Some(s.cycle_id());
                 self.trip(slot, s, now);
             }
             Local::Held if s.remaining().is_zero() && now >= slot.next_acquire => {
@@ -449,7 +449,7 @@ impl Ctx<'_> {
     /// restart), publish what this replica still knows with TRIP.
     fn rejoin(&mut self, slot: &mut Slot, s: &Snapshot, now: Instant) {
         slot.released = None;
-        slot.tripped_cycle = Some(s.cycle());
+        slot.tripped_cycle = Some(s.cycle_id());
         let Some(view) = self.run(slot, Op::Read) else {
             return;
         };
@@ -482,12 +482,12 @@ impl Ctx<'_> {
     fn count(&mut self, slot: &mut Slot, now: Instant) {
         let s = slot.member.snapshot();
         let failures = s.failures();
-        let new = if s.cycle() != slot.last_cycle || failures < slot.last_failures {
+        let new = if s.cycle_id() != slot.last_cycle || failures < slot.last_failures {
             failures // a new cycle, or a success reset the count in between
         } else {
             failures - slot.last_failures
         };
-        slot.last_cycle = s.cycle();
+        slot.last_cycle = s.cycle_id();
         slot.last_failures = failures;
         if s.phase() != Local::Closed {
             slot.pending_failures = 0;

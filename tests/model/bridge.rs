@@ -198,8 +198,6 @@ impl Coordinator {
     /// # Errors
     ///
     /// The first disagreement.
-    // `Snapshot::cycle` is an identity, not `Iterator::cycle`, which the lint takes it for.
-    #[allow(clippy::maybe_infinite_iter)]
     pub fn check(
         &mut self,
         breaker: &Breaker,
@@ -210,8 +208,8 @@ impl Coordinator {
         let expected = model.snapshot(now_nanos);
         agree(&real, &expected).map_err(|e| format!("snapshot: {e}"))?;
         if let Some((before, model_before)) = self.last {
-            let changed = before.cycle() != real.cycle();
-            let model_changed = model_before.cycle() != expected.cycle();
+            let changed = before.cycle_id() != real.cycle_id();
+            let model_changed = model_before.cycle_id() != expected.cycle_id();
             if changed != model_changed {
                 return Err(format!(
                     "cycle changed: breaker {changed} ({before:?} to {real:?}), model \

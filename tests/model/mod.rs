@@ -472,7 +472,7 @@ pub struct ModelSnapshot {
 impl ModelSnapshot {
     /// The identity of the cycle: two snapshots agree on it exactly when no transition happened
     /// in between (`Snapshot::cycle`).
-    pub fn cycle(&self) -> (ModelPhase, u64) {
+    pub fn cycle_id(&self) -> (ModelPhase, u64) {
         (self.phase, self.since)
     }
 
