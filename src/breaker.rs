@@ -447,15 +447,12 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Turns a caller away: counts the rejection, builds the error, reports it to `tracing`.
+    /// Writes nothing shared unless metrics are on: the rejection is plain values and the name
+    /// a `&'static str`.
     #[inline]
     fn reject(&self, refusal: Refusal) -> OpenError {
         self.count(Counter::Rejected);
-        let rejected = OpenError {
-            name: self.core.name.clone(),
-            state: refusal.phase.state(),
-            failures: refusal.failures,
-            remaining: Duration::from_millis(refusal.remaining_ms),
-        };
+        let rejected = OpenError::refused(self.core.name, refusal);
         #[cfg(feature = "tracing")]
         crate::trace::rejected(&rejected);
         rejected

@@ -2,37 +2,33 @@
 //! [`Error`].
 
 use alloc::borrow::Cow;
-use alloc::sync::Arc;
 use core::error::Error as StdError;
 use core::fmt;
 use core::time::Duration;
 
+use crate::word::Refusal;
 use crate::State;
 
-/// A breaker's name, cheap to copy into every rejection: a `&'static str` costs nothing, a
-/// runtime name is shared behind an `Arc`.
-#[derive(Clone, Debug)]
-pub(crate) enum Name {
-    Static(&'static str),
-    Shared(Arc<str>),
-}
+/// A breaker's name: always a `&'static str`, so that copying it into a rejection writes no
+/// shared memory. A `&'static str` is kept as it is; a runtime name (`String`, `Cow::Owned`) is
+/// interned once (see [`crate::intern`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Name(&'static str);
 
 impl Name {
-    pub(crate) const UNNAMED: Name = Name::Static("unnamed");
+    pub(crate) const UNNAMED: Name = Name("unnamed");
 
-    pub(crate) fn as_str(&self) -> &str {
-        match self {
-            Name::Static(name) => name,
-            Name::Shared(name) => name,
-        }
+    #[inline]
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
     }
 }
 
 impl From<Cow<'static, str>> for Name {
     fn from(name: Cow<'static, str>) -> Name {
         match name {
-            Cow::Borrowed(name) => Name::Static(name),
-            Cow::Owned(name) => Name::Shared(name.into()),
+            Cow::Borrowed(name) => Name(name),
+            Cow::Owned(name) => Name(crate::intern::intern(name)),
         }
     }
 }
@@ -40,7 +36,10 @@ impl From<Cow<'static, str>> for Name {
 /// A call was rejected because the breaker is open, or half-open with its one probe in flight.
 ///
 /// It carries the facts the Python original prints: the breaker's name, the failure count and
-/// the time until a probe may be admitted. Making one never allocates.
+/// the time until a probe may be admitted. It is small and made of plain values (the name is a
+/// `&'static str` whatever kind of name the breaker was given): making one never allocates and
+/// writes no memory shared with other threads, so rejecting calls scales with the cores
+/// rejecting them. The message is only formatted when it is displayed.
 ///
 /// ```
 /// use std::time::Duration;
@@ -66,16 +65,30 @@ impl From<Cow<'static, str>> for Name {
 /// ```
 #[derive(Clone)]
 pub struct OpenError {
-    pub(crate) name: Name,
-    pub(crate) state: State,
-    pub(crate) failures: u32,
-    pub(crate) remaining: Duration,
+    name: &'static str,
+    remaining_ms: u64,
+    failures: u32,
+    state: State,
 }
 
 impl OpenError {
-    /// The name of the breaker that rejected the call.
-    pub fn name(&self) -> &str {
-        self.name.as_str()
+    /// The rejection of a caller the rules of the word turned away: the one place a rejection is
+    /// made.
+    #[inline]
+    pub(crate) fn refused(name: Name, refusal: Refusal) -> OpenError {
+        OpenError {
+            name: name.as_str(),
+            remaining_ms: refusal.remaining_ms,
+            failures: refusal.failures,
+            state: refusal.phase.state(),
+        }
+    }
+
+    /// The name of the breaker that rejected the call. It lives as long as the program (a name
+    /// given at run time is stored once per distinct name, see
+    /// [`Builder::name`](crate::Builder::name)), so it can be kept without copying.
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// [`State::Open`], [`State::HalfOpen`] when another caller's probe is in flight, or
@@ -91,7 +104,7 @@ impl OpenError {
 
     /// Time until the breaker admits a probe; zero while a probe is already in flight.
     pub fn remaining(&self) -> Duration {
-        self.remaining
+        Duration::from_millis(self.remaining_ms)
     }
 }
 
@@ -101,7 +114,7 @@ impl fmt::Debug for OpenError {
             .field("name", &self.name())
             .field("state", &self.state)
             .field("failures", &self.failures)
-            .field("remaining", &self.remaining)
+            .field("remaining", &self.remaining())
             .finish()
     }
 }
@@ -111,7 +124,7 @@ impl PartialEq for OpenError {
         self.name() == other.name()
             && self.state == other.state
             && self.failures == other.failures
-            && self.remaining == other.remaining
+            && self.remaining_ms == other.remaining_ms
     }
 }
 
@@ -132,7 +145,7 @@ impl fmt::Display for OpenError {
             State::ForcedOpen => return f.write_str("until reset)"),
             _ => {}
         }
-        let ms = self.remaining.as_millis();
+        let ms = self.remaining_ms;
         if ms >= 1_000 {
             // Whole seconds, rounded up while any time remains, as the original prints them.
             write!(f, "{}s remaining)", ms.div_ceil(1_000))
@@ -269,7 +282,9 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
     }
 }
 
-/// A rejection prints the [`OpenError`] message; the call's own error prints as itself.
+/// `Error` is transparent: [`Error::Open`] displays as its [`OpenError`], and [`Error::Inner`]
+/// displays exactly as the call's own error, with no text of its own. See the
+/// [`std::error::Error`](#impl-Error-for-Error%3CE%3E) implementation for the chain.
 impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -279,19 +294,51 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
     }
 }
 
-/// `source()` of [`Error::Inner`] is the call's own error, so a reporter walking the chain (or
-/// `downcast_ref`) reaches it; a rejection is a root cause and has none.
+/// Transparent, like `#[error(transparent)]`: [`Error::Inner`] forwards both `Display` and
+/// `source()` to the call's own error, so a reporter walking the chain (anyhow's `{:#}`,
+/// `eyre`, a logger) prints each message once, exactly as if there were no breaker in
+/// between. The call's own error is reached with [`Error::inner`] or
+/// [`Error::into_inner`], not through `source()`. A rejection is a root cause: it has no
+/// source.
 ///
 /// ```
 /// use std::error::Error as _;
-/// let e = async_breaker::Error::Inner(std::fmt::Error);
-/// assert!(e.source().unwrap().is::<std::fmt::Error>());
+/// use std::fmt;
+///
+/// #[derive(Debug)]
+/// struct Timeout;
+/// impl fmt::Display for Timeout {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("timed out")
+///     }
+/// }
+/// impl std::error::Error for Timeout {}
+///
+/// #[derive(Debug)]
+/// struct Fetch(Timeout);
+/// impl fmt::Display for Fetch {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("fetching the price failed")
+///     }
+/// }
+/// impl std::error::Error for Fetch {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let e = async_breaker::Error::Inner(Fetch(Timeout));
+/// assert_eq!(e.to_string(), "fetching the price failed");
+/// // The chain goes on with the inner error's own source, once.
+/// assert_eq!(e.source().unwrap().to_string(), "timed out");
+/// assert!(e.source().unwrap().source().is_none());
+/// assert!(e.inner().is_some());
 /// ```
-impl<E: StdError + 'static> StdError for Error<E> {
+impl<E: StdError> StdError for Error<E> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Error::Open(_) => None,
-            Error::Inner(e) => Some(e),
+            Error::Inner(e) => e.source(),
         }
     }
 }

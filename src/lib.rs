@@ -243,6 +243,7 @@ mod config;
 mod error;
 mod fallback;
 mod future;
+mod intern;
 mod observe;
 mod permit;
 mod probes;
