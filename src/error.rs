@@ -110,11 +110,17 @@ impl OpenError {
 
 impl fmt::Debug for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let OpenError {
+            name,
+            remaining_ms,
+            failures,
+            state,
+        } = *self;
         f.debug_struct("OpenError")
-            .field("name", &self.name())
-            .field("state", &self.state)
-            .field("failures", &self.failures)
-            .field("remaining", &self.remaining())
+            .field("name", &name)
+            .field("state", &state)
+            .field("failures", &failures)
+            .field("remaining", &Duration::from_millis(remaining_ms))
             .finish()
     }
 }
