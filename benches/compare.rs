@@ -1,11 +1,25 @@
-//! `async-breaker` side by side with `failsafe` 1.x, `recloser` 1.x and a bare baseline.
+//! `async-breaker` side by side with `failsafe` 1.x, `recloser` 1.x, `circuitbreaker-rs` 0.1,
+//! `tower-resilience-circuitbreaker` 0.14 and a bare baseline.
 //!
 //! Run: `cargo bench --bench compare` (1 s warm-up, 3 s measurement per benchmark by default),
 //! then `python3 scripts/bench_chart.py` for the median table and `docs/bench.svg`.
 //!
 //! Every benchmark id is `<group>/<contestant>`, contestant one of `async-breaker`, `failsafe`,
-//! `recloser`, `bare`, or one of our opt-in variants (names are stable:
-//! `scripts/bench_chart.py` parses them):
+//! `recloser`, `circuitbreaker-rs`, `tower-resilience`, `bare`, or one of our variants (names
+//! are stable: `scripts/bench_chart.py` parses them). `tower-resilience` is in the one-thread
+//! groups only (see its section below for why).
+//!
+//! The default `async-breaker` contestant is named with a `&'static str`; two variants are named
+//! at run time, as a per-host breaker is, so the rejection groups show what each kind of name
+//! costs:
+//!
+//! | contestant                   | named with                                   | in groups                       |
+//! |------------------------------|----------------------------------------------|---------------------------------|
+//! | `async-breaker+string-name`  | `format!("upstream-{host}")` (a `String`)    | open reject (1 and 2 threads),  |
+//! |                              |                                              | half-open probe in flight       |
+//! | `async-breaker+cow-name`     | `Cow::Owned(format!(..))`                    | open reject (1 and 2 threads)   |
+//!
+//! The opt-in variants:
 //!
 //! | contestant                   | our breaker, plus                                           | in groups                       |
 //! |------------------------------|-------------------------------------------------------------|---------------------------------|
@@ -936,16 +950,21 @@ fn open_reject(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------
 // 4. half_open_probe_in_flight_reject
 //
-// Skipped for both peers, because neither can represent "a probe is in flight, reject the
-// others":
+// Skipped for every peer, because none can hold "a probe is in flight, reject the others"
+// through a measured loop:
 // - failsafe 1.3: `StateMachine::is_call_permitted` returns `true` for every call in
 //   `HalfOpen`; the first recorded outcome closes or re-opens the breaker. Any number of
 //   concurrent trial calls is admitted.
 // - recloser 1.4: `call_permitted` returns `true` for every call in `HalfOpen`; the state
 //   admits calls until its half-open ring (`half_open_len`) is full of outcomes. No limit on
 //   concurrent trials either.
-// So only our breaker (which admits exactly one probe) and `bare` (one relaxed load +
-// rejection, the floor) are measured.
+// - circuitbreaker-rs 0.1: a budget of half-open calls (`probe_interval`) spent on admission,
+//   but only a closure-taking `call`, so a probe is in flight only while its closure runs.
+// - tower-resilience 0.14: a semaphore of `permitted_calls_in_half_open` permits, held by a
+//   response future; a probe held across the loop would need its future parked on another
+//   task, and a rejection there needs a tokio runtime (see its section).
+// So only our breaker (which admits exactly one probe), named with a `&'static str` and with a
+// `String`, and `bare` (one relaxed load + rejection, the floor) are measured.
 //
 // Our breaker here has a 1 ms recovery timeout, so that it turns half-open shortly after it is
 // tripped, and a 1 h probe deadline, so the probe held through the run is never presumed lost

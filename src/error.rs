@@ -9,14 +9,14 @@ use core::time::Duration;
 use crate::word::Refusal;
 use crate::State;
 
-/// A breaker's name: always a `&'static str`, so that copying it into a rejection writes no
-/// shared memory. A `&'static str` is kept as it is; a runtime name (`String`, `Cow::Owned`) is
-/// interned once (see [`crate::intern`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Name(&'static str);
+/// A breaker's name, as one thin pointer to a `&'static str`: copying it into a rejection
+/// writes no shared memory and keeps the rejection two words long. Every name is stored once,
+/// in the table of [`crate::intern`].
+#[derive(Clone, Copy)]
+pub(crate) struct Name(&'static &'static str);
 
 impl Name {
-    pub(crate) const UNNAMED: Name = Name("unnamed");
+    pub(crate) const UNNAMED: Name = Name(&"unnamed");
 
     #[inline]
     pub(crate) fn as_str(self) -> &'static str {
@@ -24,12 +24,65 @@ impl Name {
     }
 }
 
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
 impl From<Cow<'static, str>> for Name {
     fn from(name: Cow<'static, str>) -> Name {
-        match name {
-            Cow::Borrowed(name) => Name(name),
-            Cow::Owned(name) => Name(crate::intern::intern(name)),
+        Name(crate::intern::intern(name))
+    }
+}
+
+/// How the facts of a rejection share one `u64`: the time remaining in the low 42 bits (the
+/// breaker's whole time range, [`MAX_RECOVERY_TIMEOUT`](crate::MAX_RECOVERY_TIMEOUT)), then
+/// the failure count in 19 bits (more than
+/// [`MAX_FAILURE_THRESHOLD`](crate::MAX_FAILURE_THRESHOLD) needs), then the state in 3.
+/// Both numbers saturate, so the packing never loses a value the breaker can produce.
+mod facts {
+    use crate::State;
+
+    const REMAINING_BITS: u32 = 42;
+    const FAILURES_BITS: u32 = 19;
+    const STATE_SHIFT: u32 = REMAINING_BITS + FAILURES_BITS;
+    pub(super) const REMAINING_MAX: u64 = (1 << REMAINING_BITS) - 1;
+    pub(super) const FAILURES_MAX: u32 = (1 << FAILURES_BITS) - 1;
+
+    #[inline]
+    pub(super) fn pack(state: State, failures: u32, remaining_ms: u64) -> u64 {
+        let state = match state {
+            State::Closed => 0,
+            State::Open => 1,
+            State::HalfOpen => 2,
+            State::ForcedOpen => 3,
+            State::Disabled => 4,
+        };
+        (state << STATE_SHIFT)
+            | (u64::from(failures.min(FAILURES_MAX)) << REMAINING_BITS)
+            | remaining_ms.min(REMAINING_MAX)
+    }
+
+    pub(super) fn state(facts: u64) -> State {
+        match facts >> STATE_SHIFT {
+            0 => State::Closed,
+            1 => State::Open,
+            2 => State::HalfOpen,
+            3 => State::ForcedOpen,
+            _ => State::Disabled,
         }
+    }
+
+    pub(super) fn failures(facts: u64) -> u32 {
+        // Masked to 19 bits, so the cast keeps every bit.
+        #[allow(clippy::cast_possible_truncation)]
+        let failures = (facts >> REMAINING_BITS) as u32 & FAILURES_MAX;
+        failures
+    }
+
+    pub(super) fn remaining_ms(facts: u64) -> u64 {
+        facts & REMAINING_MAX
     }
 }
 
@@ -63,12 +116,12 @@ impl From<Cow<'static, str>> for Name {
 /// assert_eq!(rejected.to_string(), r#"circuit "payments" is open (1 failure, 29s remaining)"#);
 /// # Ok::<(), async_breaker::ConfigError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct OpenError {
-    name: &'static str,
-    remaining_ms: u64,
-    failures: u32,
-    state: State,
+    name: Name,
+    /// State, failure count and time remaining, packed (see `facts`): with the name, two words,
+    /// which a function returns in two registers.
+    facts: u64,
 }
 
 impl OpenError {
@@ -77,60 +130,53 @@ impl OpenError {
     #[inline]
     pub(crate) fn refused(name: Name, refusal: Refusal) -> OpenError {
         OpenError {
-            name: name.as_str(),
-            remaining_ms: refusal.remaining_ms,
-            failures: refusal.failures,
-            state: refusal.phase.state(),
+            name,
+            facts: facts::pack(
+                refusal.phase.state(),
+                refusal.failures,
+                refusal.remaining_ms,
+            ),
         }
     }
 
-    /// The name of the breaker that rejected the call. It lives as long as the program (a name
-    /// given at run time is stored once per distinct name, see
-    /// [`Builder::name`](crate::Builder::name)), so it can be kept without copying.
+    /// The name of the breaker that rejected the call. It lives as long as the program (every
+    /// distinct name is stored once, see [`Builder::name`](crate::Builder::name)), so it can be
+    /// kept without copying.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.name.as_str()
     }
 
     /// [`State::Open`], [`State::HalfOpen`] when another caller's probe is in flight, or
     /// [`State::ForcedOpen`].
     pub fn state(&self) -> State {
-        self.state
+        facts::state(self.facts)
     }
 
     /// The breaker's consecutive-failure count when it rejected the call.
     pub fn failures(&self) -> u32 {
-        self.failures
+        facts::failures(self.facts)
     }
 
     /// Time until the breaker admits a probe; zero while a probe is already in flight.
     pub fn remaining(&self) -> Duration {
-        Duration::from_millis(self.remaining_ms)
+        Duration::from_millis(facts::remaining_ms(self.facts))
     }
 }
 
 impl fmt::Debug for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let OpenError {
-            name,
-            remaining_ms,
-            failures,
-            state,
-        } = *self;
         f.debug_struct("OpenError")
-            .field("name", &name)
-            .field("state", &state)
-            .field("failures", &failures)
-            .field("remaining", &Duration::from_millis(remaining_ms))
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .field("failures", &self.failures())
+            .field("remaining", &self.remaining())
             .finish()
     }
 }
 
 impl PartialEq for OpenError {
     fn eq(&self, other: &OpenError) -> bool {
-        self.name() == other.name()
-            && self.state == other.state
-            && self.failures == other.failures
-            && self.remaining_ms == other.remaining_ms
+        self.name() == other.name() && self.facts == other.facts
     }
 }
 
@@ -138,20 +184,19 @@ impl Eq for OpenError {}
 
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = if self.failures == 1 { "" } else { "s" };
+        let (state, failures) = (self.state(), self.failures());
+        let plural = if failures == 1 { "" } else { "s" };
         write!(
             f,
-            "circuit {:?} is {} ({} failure{plural}, ",
-            self.name(),
-            self.state,
-            self.failures
+            "circuit {:?} is {state} ({failures} failure{plural}, ",
+            self.name()
         )?;
-        match self.state {
+        match state {
             State::HalfOpen => return f.write_str("probe in flight)"),
             State::ForcedOpen => return f.write_str("until reset)"),
             _ => {}
         }
-        let ms = self.remaining_ms;
+        let ms = facts::remaining_ms(self.facts);
         if ms >= 1_000 {
             // Whole seconds, rounded up while any time remains, as the original prints them.
             write!(f, "{}s remaining)", ms.div_ceil(1_000))
@@ -345,6 +390,61 @@ impl<E: StdError> StdError for Error<E> {
         match self {
             Error::Open(_) => None,
             Error::Inner(e) => e.source(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{facts, Name, OpenError, Refusal};
+    use crate::word::{Phase, COUNT_MAX, STAMP_MAX};
+    use crate::State;
+    use core::time::Duration;
+
+    #[test]
+    fn a_rejection_is_two_words() {
+        assert_eq!(core::mem::size_of::<OpenError>(), 16);
+        assert_eq!(
+            core::mem::size_of::<Result<crate::word::Ticket, OpenError>>(),
+            16
+        );
+    }
+
+    #[test]
+    fn the_packed_facts_keep_every_value_the_breaker_makes() {
+        // The packing has room for the word's whole ranges.
+        assert!(facts::REMAINING_MAX >= STAMP_MAX);
+        assert!(facts::FAILURES_MAX >= COUNT_MAX);
+        for phase in [Phase::Open, Phase::Probing, Phase::ForcedOpen] {
+            for failures in [0, 1, 4_242, COUNT_MAX] {
+                for remaining_ms in [0, 1, 999, 1 << 41, STAMP_MAX] {
+                    let rejected = OpenError::refused(
+                        Name::UNNAMED,
+                        Refusal {
+                            phase,
+                            failures,
+                            remaining_ms,
+                        },
+                    );
+                    assert_eq!(rejected.state(), phase.state());
+                    assert_eq!(rejected.failures(), failures);
+                    assert_eq!(rejected.remaining(), Duration::from_millis(remaining_ms));
+                    assert_eq!(rejected.name(), "unnamed");
+                }
+            }
+        }
+        for state in [
+            State::Closed,
+            State::Open,
+            State::HalfOpen,
+            State::ForcedOpen,
+            State::Disabled,
+        ] {
+            assert_eq!(facts::state(facts::pack(state, u32::MAX, u64::MAX)), state);
+            assert_eq!(
+                facts::failures(facts::pack(state, u32::MAX, 0)),
+                facts::FAILURES_MAX
+            );
         }
     }
 }

@@ -1,41 +1,54 @@
-//! The process-wide table of breaker names given at run time (`String`, `Cow::Owned`).
+//! The process-wide table of breaker names.
 //!
-//! Each distinct name is copied into the table once, the first time a builder is given it, and
-//! lives until the process ends; every later breaker with the same name shares that copy. A
-//! breaker and each of its rejections then hold a plain `&'static str`: copying it into a
+//! Each distinct name is stored once, the first time a builder is given it, and lives until the
+//! process ends; every later breaker with the same name shares that entry. A breaker and each
+//! of its rejections then hold one thin pointer to a `&'static str`: copying it into a
 //! rejection writes nothing shared (a reference-counted name would write its count on every
-//! rejection, and every rejecting core would fight over that cache line).
+//! rejection, and every rejecting core would fight over that cache line), and keeps the
+//! rejection small enough to be returned in two registers.
 //!
-//! The table only grows by names never seen before: its size is the total length of the
-//! *distinct* runtime names a process ever uses, however many breakers are built with them.
-//! `&'static str` names never enter it.
+//! The table only grows by names never seen before. Its size is bounded by the *distinct* names
+//! a process ever uses, however many breakers are built with them: one entry (a pointer and a
+//! length, plus the table's own node) per name, and for a runtime name (`String`,
+//! `Cow::Owned`) one copy of its text. A `&'static str` name is not copied: its entry points at
+//! it.
 
+use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::string::String;
 
-/// The one copy of `name` in the table, adding it if it is new.
-pub(crate) fn intern(name: String) -> &'static str {
+/// The one entry for `name` in the table, adding it if it is new.
+pub(crate) fn intern(name: Cow<'static, str>) -> &'static &'static str {
     table::intern(name)
+}
+
+/// The `'static` text of a new entry: a `&'static str` as it is, a runtime name leaked once.
+fn stored(name: Cow<'static, str>) -> &'static str {
+    match name {
+        Cow::Borrowed(name) => name,
+        Cow::Owned(name) => Box::leak(name.into_boxed_str()),
+    }
 }
 
 #[cfg(feature = "std")]
 mod table {
-    use alloc::collections::BTreeSet;
+    use alloc::borrow::Cow;
+    use alloc::boxed::Box;
+    use alloc::collections::BTreeMap;
     use std::sync::{Mutex, PoisonError};
 
-    use super::{Box, String};
+    static NAMES: Mutex<BTreeMap<&'static str, &'static &'static str>> =
+        Mutex::new(BTreeMap::new());
 
-    static NAMES: Mutex<BTreeSet<&'static str>> = Mutex::new(BTreeSet::new());
-
-    pub(super) fn intern(name: String) -> &'static str {
-        // A panic while holding the lock leaves the set intact (inserting is the last step).
+    pub(super) fn intern(name: Cow<'static, str>) -> &'static &'static str {
+        // A panic while holding the lock leaves the map intact (inserting is the last step).
         let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(&known) = names.get(name.as_str()) {
-            return known;
+        if let Some(&entry) = names.get(&*name) {
+            return entry;
         }
-        let name: &'static str = Box::leak(name.into_boxed_str());
-        names.insert(name);
-        name
+        let text = super::stored(name);
+        let entry: &'static &'static str = Box::leak(Box::new(text));
+        names.insert(text, entry);
+        entry
     }
 }
 
@@ -43,11 +56,11 @@ mod table {
 /// flag (so two builders can never both add the same name) and read without it.
 #[cfg(not(feature = "std"))]
 mod table {
+    use alloc::borrow::Cow;
+    use alloc::boxed::Box;
     use core::sync::atomic::{AtomicBool, Ordering};
 
     use crossbeam_utils::atomic::AtomicCell;
-
-    use super::{Box, String};
 
     struct Node {
         name: &'static str,
@@ -72,19 +85,19 @@ mod table {
     static HEAD: AtomicCell<Link> = AtomicCell::new(Link(None));
     static WRITING: AtomicBool = AtomicBool::new(false);
 
-    fn find(mut link: Link, name: &str) -> Option<&'static str> {
+    fn find(mut link: Link, name: &str) -> Option<&'static &'static str> {
         while let Some(node) = link.0 {
             if node.name == name {
-                return Some(node.name);
+                return Some(&node.name);
             }
             link = node.next;
         }
         None
     }
 
-    pub(super) fn intern(name: String) -> &'static str {
-        if let Some(known) = find(HEAD.load(), &name) {
-            return known;
+    pub(super) fn intern(name: Cow<'static, str>) -> &'static &'static str {
+        if let Some(entry) = find(HEAD.load(), &name) {
+            return entry;
         }
         while WRITING
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -94,31 +107,38 @@ mod table {
         }
         // Only the holder of the flag pushes, so the head read here is the head replaced below.
         let head = HEAD.load();
-        let interned = find(head, &name).unwrap_or_else(|| {
-            let name: &'static str = Box::leak(name.into_boxed_str());
-            HEAD.store(Link(Some(Box::leak(Box::new(Node { name, next: head })))));
-            name
+        let entry = find(head, &name).unwrap_or_else(|| {
+            let node: &'static Node = Box::leak(Box::new(Node {
+                name: super::stored(name),
+                next: head,
+            }));
+            HEAD.store(Link(Some(node)));
+            &node.name
         });
         WRITING.store(false, Ordering::Release);
-        interned
+        entry
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::intern;
+    use alloc::borrow::Cow;
     use alloc::string::ToString;
 
     #[test]
     fn a_name_is_stored_once() {
-        let first = intern("intern-test-a".to_string());
-        let again = intern("intern-test-a".to_string());
-        assert_eq!(first, "intern-test-a");
+        let first = intern(Cow::Owned("intern-test-a".to_string()));
+        let again = intern(Cow::Owned("intern-test-a".to_string()));
+        let borrowed = intern(Cow::Borrowed("intern-test-a"));
+        assert_eq!(*first, "intern-test-a");
         assert!(
             core::ptr::eq(first, again),
-            "the second build reuses the first copy"
+            "the second build reuses the entry"
         );
-        let other = intern("intern-test-b".to_string());
+        assert!(core::ptr::eq(first, borrowed), "whatever kind of name");
+        let other = intern(Cow::Borrowed("intern-test-b"));
         assert!(!core::ptr::eq(first, other));
+        assert_eq!(*other, "intern-test-b");
     }
 }
