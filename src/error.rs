@@ -50,6 +50,10 @@ mod facts {
     pub(super) const REMAINING_MAX: u64 = (1 << REMAINING_BITS) - 1;
     pub(super) const FAILURES_MAX: u32 = (1 << FAILURES_BITS) - 1;
 
+    // The packing has room for the word's whole ranges: checked when the crate compiles.
+    const _: () = assert!(REMAINING_MAX >= crate::word::STAMP_MAX);
+    const _: () = assert!(FAILURES_MAX >= crate::word::COUNT_MAX);
+
     #[inline]
     pub(super) fn pack(state: State, failures: u32, remaining_ms: u64) -> u64 {
         let state = match state {
@@ -165,8 +169,9 @@ impl OpenError {
 
 impl fmt::Debug for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let OpenError { name, facts: _ } = *self;
         f.debug_struct("OpenError")
-            .field("name", &self.name)
+            .field("name", &name)
             .field("state", &self.state())
             .field("failures", &self.failures())
             .field("remaining", &self.remaining())
@@ -412,9 +417,6 @@ mod tests {
 
     #[test]
     fn the_packed_facts_keep_every_value_the_breaker_makes() {
-        // The packing has room for the word's whole ranges.
-        assert!(facts::REMAINING_MAX >= STAMP_MAX);
-        assert!(facts::FAILURES_MAX >= COUNT_MAX);
         for phase in [Phase::Open, Phase::Probing, Phase::ForcedOpen] {
             for failures in [0, 1, 4_242, COUNT_MAX] {
                 for remaining_ms in [0, 1, 999, 1 << 41, STAMP_MAX] {
