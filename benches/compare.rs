@@ -1,11 +1,25 @@
-//! `async-breaker` side by side with `failsafe` 1.x, `recloser` 1.x and a bare baseline.
+//! `async-breaker` side by side with `failsafe` 1.x, `recloser` 1.x, `circuitbreaker-rs` 0.1,
+//! `tower-resilience-circuitbreaker` 0.14 and a bare baseline.
 //!
 //! Run: `cargo bench --bench compare` (1 s warm-up, 3 s measurement per benchmark by default),
 //! then `python3 scripts/bench_chart.py` for the median table and `docs/bench.svg`.
 //!
 //! Every benchmark id is `<group>/<contestant>`, contestant one of `async-breaker`, `failsafe`,
-//! `recloser`, `bare`, or one of our opt-in variants (names are stable:
-//! `scripts/bench_chart.py` parses them):
+//! `recloser`, `circuitbreaker-rs`, `tower-resilience`, `bare`, or one of our variants (names
+//! are stable: `scripts/bench_chart.py` parses them). `tower-resilience` is in the one-thread
+//! groups only (see its section below for why).
+//!
+//! The default `async-breaker` contestant is named with a `&'static str`; two variants are named
+//! at run time, as a per-host breaker is, so the rejection groups show what each kind of name
+//! costs:
+//!
+//! | contestant                   | named with                                   | in groups                       |
+//! |------------------------------|----------------------------------------------|---------------------------------|
+//! | `async-breaker+string-name`  | `format!("upstream-{host}")` (a `String`)    | open reject (1 and 2 threads),  |
+//! |                              |                                              | half-open probe in flight       |
+//! | `async-breaker+cow-name`     | `Cow::Owned(format!(..))`                    | open reject (1 and 2 threads)   |
+//!
+//! The opt-in variants:
 //!
 //! | contestant                   | our breaker, plus                                           | in groups                       |
 //! |------------------------------|-------------------------------------------------------------|---------------------------------|
@@ -367,6 +381,242 @@ impl Contestant for OursCoarse {
     }
 }
 
+/// `async-breaker` named at run time, as a per-host breaker is
+/// (`.name(format!("upstream-{host}"))`): the name is a `String`. The default `async-breaker`
+/// contestant has a `&'static str` name.
+struct OursStringName(CircuitBreaker);
+
+/// `async-breaker` named with a `Cow::Owned` (the other runtime kind of name).
+struct OursCowName(CircuitBreaker);
+
+fn ours_named(name: impl Into<std::borrow::Cow<'static, str>>) -> CircuitBreaker {
+    CircuitBreaker::builder()
+        .name(name)
+        .failure_threshold(FAILURES_TO_OPEN)
+        .recovery_timeout(OPEN_WAIT)
+        .build()
+        .expect("valid breaker configuration")
+}
+
+impl Contestant for OursStringName {
+    const NAME: &'static str = "async-breaker+string-name";
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        OursStringName(ours_named(format!("upstream-{}", black_box("a.example"))))
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+impl Contestant for OursCowName {
+    const NAME: &'static str = "async-breaker+cow-name";
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        let name: std::borrow::Cow<'static, str> =
+            std::borrow::Cow::Owned(format!("upstream-{}", black_box("b.example")));
+        OursCowName(ours_named(name))
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// circuitbreaker-rs 0.1
+//
+// `consecutive_failures(5)` and `cooldown(1 h)`. Its default policy also trips on an error
+// *rate* (>= 50 % once 10 calls were made), which `closed_failure_sync` (alternating failure
+// and success) would reach: `min_throughput(u64::MAX)` switches that part off, so only the 5
+// consecutive failures open it, like every other contestant. It wants a `std::error::Error`
+// for the operation's error, so the `u64` is wrapped in `PeerError` (a move, no work). State:
+// atomics for the counters and the state, a `parking_lot::Mutex` around the last success and
+// failure times (taken on every outcome), and `Instant::now()` twice per call (its duration).
+
+#[derive(Debug)]
+struct PeerError(#[allow(dead_code)] u64);
+
+impl std::fmt::Display for PeerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("operation failed")
+    }
+}
+
+impl std::error::Error for PeerError {}
+
+type CbrsResult = circuitbreaker_rs::BreakerResult<u64, PeerError>;
+
+struct Cbrs(circuitbreaker_rs::CircuitBreaker<circuitbreaker_rs::DefaultPolicy, PeerError>);
+
+impl Contestant for Cbrs {
+    const NAME: &'static str = "circuitbreaker-rs";
+    type Out = CbrsResult;
+
+    fn new_breaker() -> Self {
+        Cbrs(
+            circuitbreaker_rs::CircuitBreaker::<circuitbreaker_rs::DefaultPolicy, PeerError>::builder()
+                .consecutive_failures(u64::from(FAILURES_TO_OPEN))
+                .min_throughput(u64::MAX)
+                .cooldown(OPEN_WAIT)
+                .build(),
+        )
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(|| f().map_err(PeerError))
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        match out {
+            Ok(_) => Outcome::Ok,
+            Err(circuitbreaker_rs::BreakerError::Operation(_)) => Outcome::Failed,
+            Err(circuitbreaker_rs::BreakerError::Open) => Outcome::Rejected,
+            Err(circuitbreaker_rs::BreakerError::Internal(e)) => panic!("internal error: {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// tower-resilience-circuitbreaker 0.14 (tower-resilience's circuit breaker layer)
+//
+// A tower `Layer` around `Echo`, a service that answers at once with the result it is given
+// (so no real service is involved; the result is computed by the caller, a `black_box`ed
+// constant, and passed as the request). `consecutive_failures(5)` and
+// `wait_duration_in_open(1 h)`. Driven without a runtime: `poll_ready` then `call`, the boxed
+// response future polled once with a no-op waker (every step completes at once on one
+// thread). Its state sits behind a `tokio::sync::Mutex` (locked on every call), with an atomic
+// copy of the state for `poll_ready`; every call boxes its response future.
+//
+// `Service::call` takes `&mut self`, and a service shared by several callers is cloned for
+// each; here each thread clones it once and keeps its copy in a thread-local, so the measured
+// loop pays no clone. Only single-thread groups: when two threads contend for its mutex, its
+// `poll_ready` arms a `tokio::time::Sleep`, which needs a tokio runtime's timer.
+
+#[derive(Clone, Copy)]
+struct Echo;
+
+impl tower::Service<Op> for Echo {
+    type Response = u64;
+    type Error = u64;
+    type Future = std::future::Ready<Op>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), u64>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, result: Op) -> Self::Future {
+        ready(result)
+    }
+}
+
+type TowerService = tower_resilience_circuitbreaker::CircuitBreaker<
+    Echo,
+    tower_resilience_circuitbreaker::DefaultClassifier,
+>;
+type TowerOut = Result<u64, tower_resilience_circuitbreaker::CircuitBreakerError<u64>>;
+
+/// The service every thread clones its own copy of; `id` tells contestants apart.
+struct TowerResilience {
+    id: usize,
+    shared: std::sync::Mutex<TowerService>,
+}
+
+thread_local! {
+    /// This thread's copy of the contestant's service, and the contestant it belongs to.
+    static TOWER_COPY: std::cell::RefCell<Option<(usize, TowerService)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+static TOWER_IDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+impl TowerResilience {
+    #[inline]
+    fn with_service<R>(&self, f: impl FnOnce(&mut TowerService) -> R) -> R {
+        TOWER_COPY.with(|copy| {
+            let mut copy = copy.borrow_mut();
+            if copy.as_ref().map(|(id, _)| *id) != Some(self.id) {
+                let service = self.shared.lock().expect("not poisoned").clone();
+                *copy = Some((self.id, service));
+            }
+            let (_, service) = copy.as_mut().expect("just set");
+            f(service)
+        })
+    }
+}
+
+impl Contestant for TowerResilience {
+    const NAME: &'static str = "tower-resilience";
+    type Out = TowerOut;
+
+    fn new_breaker() -> Self {
+        let layer = tower_resilience_circuitbreaker::CircuitBreakerLayer::builder()
+            .consecutive_failures(FAILURES_TO_OPEN as usize)
+            .wait_duration_in_open(OPEN_WAIT)
+            .build()
+            .expect("valid tower-resilience configuration");
+        TowerResilience {
+            id: TOWER_IDS.fetch_add(1, Ordering::Relaxed),
+            shared: std::sync::Mutex::new(tower::Layer::layer(&layer, Echo)),
+        }
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.with_service(|service| {
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            match tower::Service::poll_ready(service, &mut cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => panic!("tower-resilience: not ready on one thread"),
+            }
+            poll_once(tower::Service::call(service, f()))
+        })
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        use tower_resilience_circuitbreaker::CircuitBreakerError;
+        match out {
+            Ok(_) => Outcome::Ok,
+            Err(CircuitBreakerError::Inner(_)) => Outcome::Failed,
+            Err(CircuitBreakerError::OpenCircuit) => Outcome::Rejected,
+        }
+    }
+}
+
+impl FutureContestant for TowerResilience {
+    const NAME: &'static str = "tower-resilience";
+    type Out = TowerOut;
+
+    fn new_breaker() -> Self {
+        <TowerResilience as Contestant>::new_breaker()
+    }
+
+    /// Its own future: `poll_ready` on the first poll, then the boxed response future.
+    async fn call_future<F: Future<Output = Op>>(&self, f: F) -> Self::Out {
+        let result = f.await;
+        Contestant::call(self, || result)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        <TowerResilience as Contestant>::outcome(out)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // bare
 
@@ -592,6 +842,7 @@ macro_rules! for_each_contestant {
         $bench::<Ours>($group);
         $bench::<Failsafe>($group);
         $bench::<Recloser>($group);
+        $bench::<Cbrs>($group);
         $bench::<Bare>($group);
     };
 }
@@ -678,6 +929,7 @@ fn closed_success_sync(c: &mut Criterion) {
     let mut g = c.benchmark_group("closed_success_sync");
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, closed_success);
+    closed_success::<TowerResilience>(&mut g);
     closed_success::<OursMetrics>(&mut g);
     #[cfg(feature = "metrics")]
     closed_success::<OursFacade>(&mut g);
@@ -715,6 +967,7 @@ fn closed_failure_sync(c: &mut Criterion) {
     // Two calls per iteration.
     g.throughput(Throughput::Elements(2));
     for_each_contestant!(&mut g, closed_failure);
+    closed_failure::<TowerResilience>(&mut g);
     closed_failure::<OursMetrics>(&mut g);
     #[cfg(feature = "metrics")]
     closed_failure::<OursFacade>(&mut g);
@@ -749,6 +1002,9 @@ fn open_reject(c: &mut Criterion) {
     let mut g = c.benchmark_group("open_reject");
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, open_reject_one);
+    open_reject_one::<TowerResilience>(&mut g);
+    open_reject_one::<OursStringName>(&mut g);
+    open_reject_one::<OursCowName>(&mut g);
     open_reject_one::<OursMetrics>(&mut g);
     #[cfg(feature = "metrics")]
     open_reject_one::<OursFacade>(&mut g);
@@ -759,28 +1015,35 @@ fn open_reject(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------
 // 4. half_open_probe_in_flight_reject
 //
-// Skipped for both peers, because neither can represent "a probe is in flight, reject the
-// others":
+// Skipped for every peer, because none can hold "a probe is in flight, reject the others"
+// through a measured loop:
 // - failsafe 1.3: `StateMachine::is_call_permitted` returns `true` for every call in
 //   `HalfOpen`; the first recorded outcome closes or re-opens the breaker. Any number of
 //   concurrent trial calls is admitted.
 // - recloser 1.4: `call_permitted` returns `true` for every call in `HalfOpen`; the state
 //   admits calls until its half-open ring (`half_open_len`) is full of outcomes. No limit on
 //   concurrent trials either.
-// So only our breaker (which admits exactly one probe) and `bare` (one relaxed load +
-// rejection, the floor) are measured.
+// - circuitbreaker-rs 0.1: a budget of half-open calls (`probe_interval`) spent on admission,
+//   but only a closure-taking `call`, so a probe is in flight only while its closure runs.
+// - tower-resilience 0.14: a semaphore of `permitted_calls_in_half_open` permits, held by a
+//   response future; a probe held across the loop would need its future parked on another
+//   task, and a rejection there needs a tokio runtime (see its section).
+// So only our breaker (which admits exactly one probe), named with a `&'static str` and with a
+// `String`, and `bare` (one relaxed load + rejection, the floor) are measured.
 //
 // Our breaker here has a 1 ms recovery timeout, so that it turns half-open shortly after it is
 // tripped, and a 1 h probe deadline, so the probe held through the run is never presumed lost
 // and replaced. One caller claims the probe (`try_acquire`) and holds the permit; every
 // measured call is then rejected with `State::HalfOpen`.
 
-fn half_open_probe_in_flight_reject(c: &mut Criterion) {
-    let mut g = c.benchmark_group("half_open_probe_in_flight_reject");
-    g.throughput(Throughput::Elements(1));
-
+/// Measures rejections of our breaker, named `name`, while one probe is held in flight.
+fn half_open_ours(
+    g: &mut Group<'_>,
+    contestant: &str,
+    name: impl Into<std::borrow::Cow<'static, str>>,
+) {
     let breaker = CircuitBreaker::builder()
-        .name("bench")
+        .name(name)
         .failure_threshold(FAILURES_TO_OPEN)
         .recovery_timeout(Duration::from_millis(1))
         .probe_deadline(OPEN_WAIT)
@@ -795,13 +1058,25 @@ fn half_open_probe_in_flight_reject(c: &mut Criterion) {
     assert!(probe.is_probe());
     let rejected = |when: &str| match breaker.call(succeed) {
         Err(async_breaker::Error::Open(e)) => assert_eq!(e.state(), State::HalfOpen, "{when}"),
-        other => panic!("{OURS} {when}: expected a half-open rejection, got {other:?}"),
+        other => panic!("{contestant} {when}: expected a half-open rejection, got {other:?}"),
     };
     rejected("probe in flight before bench");
-    g.bench_function(OURS, |b| b.iter(|| breaker.call(succeed)));
+    g.bench_function(contestant, |b| b.iter(|| breaker.call(succeed)));
     rejected("probe still in flight after bench");
     probe.success();
     assert_eq!(breaker.state(), State::Closed, "the probe closes it");
+}
+
+fn half_open_probe_in_flight_reject(c: &mut Criterion) {
+    let mut g = c.benchmark_group("half_open_probe_in_flight_reject");
+    g.throughput(Throughput::Elements(1));
+
+    half_open_ours(&mut g, OURS, "bench");
+    half_open_ours(
+        &mut g,
+        <OursStringName as Contestant>::NAME,
+        format!("upstream-{}", black_box("c.example")),
+    );
 
     // `bare` has a single flag; "probe in flight" is that flag being set.
     let cb = <Bare as Contestant>::new_breaker();
@@ -842,6 +1117,7 @@ fn future_closed_success(c: &mut Criterion) {
     future_closed::<Ours>(&mut g);
     future_closed::<Failsafe>(&mut g);
     future_closed::<RecloserAsync>(&mut g);
+    future_closed::<TowerResilience>(&mut g);
     future_closed::<Bare>(&mut g);
     g.finish();
 }
@@ -894,12 +1170,16 @@ fn threaded_groups(c: &mut Criterion) {
     let mut g = c.benchmark_group("one_thread_open_reject");
     g.throughput(Throughput::Elements(1));
     for_each_contestant!(&mut g, one_thread_open);
+    one_thread_open::<OursStringName>(&mut g);
+    one_thread_open::<OursCowName>(&mut g);
     one_thread_open::<OursCoarse>(&mut g);
     g.finish();
 
     let mut g = c.benchmark_group("two_threads_open_reject");
     g.throughput(Throughput::Elements(2));
     for_each_contestant!(&mut g, two_threads_open);
+    two_threads_open::<OursStringName>(&mut g);
+    two_threads_open::<OursCowName>(&mut g);
     two_threads_open::<OursCoarse>(&mut g);
     g.finish();
 }

@@ -62,6 +62,9 @@ struct Core<C> {
     policy: Policy,
     clock: TimeSource,
     name: Name,
+    /// Nothing beyond the word to consult on a call (see [`CircuitBreaker::plain`]), decided
+    /// once at build: one byte to test on the closed-state fast paths.
+    plain: bool,
     /// Listener and metrics, if any were asked for: `None` keeps the hot path to the word.
     hooks: Option<Box<Hooks>>,
     classifier: C,
@@ -134,6 +137,7 @@ impl<C> CircuitBreaker<C> {
             core: CachePadded::new(Core {
                 word: AtomicU64::new(Word::INITIAL.raw()),
                 held_until: AtomicU64::new(0),
+                plain: hooks.is_none() && policy.slow_call_ms == 0,
                 policy,
                 clock,
                 name,
@@ -150,8 +154,20 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// Reports a change of public state made by this caller's compare-exchange.
+    /// Reports a change of public state made by this caller's compare-exchange. Inlined test of
+    /// the phase: a write that keeps the phase (a failure counted, failures reset) reports
+    /// nothing and makes no call.
+    #[inline]
     pub(crate) fn changed(&self, from: Word, to: Word, now: &mut LazyNow<'_>) {
+        if from.phase() != to.phase() {
+            self.report_change(from, to, now);
+        }
+    }
+
+    /// [`changed`](Self::changed) once the phase has changed (the public state may not have:
+    /// half-open waiting and half-open probing are one state).
+    #[inline(never)]
+    fn report_change(&self, from: Word, to: Word, now: &mut LazyNow<'_>) {
         let failures = to.failures();
         let (from, to) = (from.phase().state(), to.phase().state());
         if from == to {
@@ -212,7 +228,7 @@ impl<C> CircuitBreaker<C> {
     /// fast paths below are the whole story.
     #[inline]
     fn plain(&self) -> bool {
-        self.core.hooks.is_none() && self.core.policy.slow_call_ms == 0
+        self.core.plain
     }
 
     /// Asks for admission. Closed: one atomic load, no clock read, no write. Open or
@@ -310,7 +326,8 @@ impl<C> CircuitBreaker<C> {
     /// threshold or a rate) needs to know; 0 (and no clock read) otherwise.
     #[inline]
     pub(crate) fn call_started(&self) -> u64 {
-        if self.core.policy.slow_call_ms == 0 && !self.times_calls() {
+        // `plain()` first: on the fast path it was just tested, so this costs nothing there.
+        if self.plain() || (self.core.policy.slow_call_ms == 0 && !self.times_calls()) {
             0
         } else {
             self.core.clock.now_ms()
@@ -483,15 +500,12 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Turns a caller away: counts the rejection, builds the error, reports it to `tracing`.
+    /// Writes nothing shared unless metrics are on: the rejection is plain values and the name
+    /// a `&'static str`.
     #[inline]
     fn reject(&self, refusal: Refusal) -> OpenError {
         self.count(Counter::Rejected);
-        let rejected = OpenError {
-            name: self.core.name.clone(),
-            state: refusal.state(),
-            failures: refusal.failures,
-            remaining: Duration::from_millis(refusal.remaining_ms),
-        };
+        let rejected = OpenError::refused(self.core.name, refusal);
         #[cfg(feature = "tracing")]
         crate::trace::rejected(&rejected);
         rejected
@@ -582,7 +596,33 @@ impl<C> CircuitBreaker<C> {
         F: FnOnce() -> Result<T, E>,
         C: Classify<E>,
     {
-        let mut slot = Slot::new(self, self.admit()?);
+        let current = self.load();
+        if current.is_closed() && self.plain() {
+            return self.run_admitted(current.ticket(), f);
+        }
+        self.call_slow(current, f)
+    }
+
+    /// [`call`](Self::call) beyond the plain closed case: kept out of line, so that the closed
+    /// fast path inlined into the caller saves no registers for it.
+    #[inline(never)]
+    fn call_slow<T, E, F>(&self, current: Word, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: Classify<E>,
+    {
+        let ticket = self.admit_slow(current)?;
+        self.run_admitted(ticket, f)
+    }
+
+    /// Runs an admitted call and records its outcome.
+    #[inline]
+    fn run_admitted<T, E, F>(&self, ticket: Ticket, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: Classify<E>,
+    {
+        let mut slot = Slot::new(self, ticket);
         let result = slot.run(f);
         slot.finish(&result);
         result.map_err(Error::Inner)

@@ -633,7 +633,25 @@ pub struct Builder<C = AnyError> {
 
 impl<C> Builder<C> {
     /// The breaker's name, shown in rejections and `Debug`. Unnamed breakers are called
-    /// `unnamed`. A `&'static str` is stored as is; a `String` is shared, never copied per call.
+    /// `unnamed`.
+    ///
+    /// Names live in a process-wide table: each distinct name is stored once, the first time a
+    /// breaker is built with it (a `String` is kept, a `&'static str` is pointed at), and
+    /// every breaker and [`OpenError`](crate::OpenError) with that name points at it. So a
+    /// rejection copies no text and touches no reference count, and the table grows only with
+    /// names it has not seen: its size is bounded by the distinct names the process uses
+    /// (each costs its length plus a few dozen bytes, once), however many breakers are built.
+    ///
+    /// ```
+    /// use async_breaker::CircuitBreaker;
+    ///
+    /// let host = "db-1";
+    /// let a = CircuitBreaker::builder().name(format!("upstream-{host}")).build()?;
+    /// let b = CircuitBreaker::builder().name(format!("upstream-{host}")).build()?;
+    /// assert_eq!(a.name(), "upstream-db-1");
+    /// assert!(std::ptr::eq(a.name(), b.name())); // stored once
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<C> {
         self.name = Some(Name::from(name.into()));
         self

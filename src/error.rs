@@ -2,46 +2,101 @@
 //! [`Error`].
 
 use alloc::borrow::Cow;
-use alloc::sync::Arc;
 use core::error::Error as StdError;
 use core::fmt;
 use core::time::Duration;
 
+use crate::word::Refusal;
 use crate::State;
 
-/// A breaker's name, cheap to copy into every rejection: a `&'static str` costs nothing, a
-/// runtime name is shared behind an `Arc`. The `Arc<String>` is a thin pointer, so the whole
-/// name is two words and the breaker keeps to one 128-byte block.
-#[derive(Clone, Debug)]
-pub(crate) enum Name {
-    Static(&'static str),
-    Shared(Arc<String>),
-}
+/// A breaker's name, as one thin pointer to a `&'static str`: copying it into a rejection
+/// writes no shared memory and keeps the rejection two words long. Every name is stored once,
+/// in the table of [`crate::intern`].
+#[derive(Clone, Copy)]
+pub(crate) struct Name(&'static &'static str);
 
 impl Name {
-    pub(crate) const UNNAMED: Name = Name::Static("unnamed");
+    pub(crate) const UNNAMED: Name = Name(&"unnamed");
 
-    pub(crate) fn as_str(&self) -> &str {
-        match self {
-            Name::Static(name) => name,
-            Name::Shared(name) => name,
-        }
+    #[inline]
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
     }
 }
 
 impl From<Cow<'static, str>> for Name {
     fn from(name: Cow<'static, str>) -> Name {
-        match name {
-            Cow::Borrowed(name) => Name::Static(name),
-            Cow::Owned(name) => Name::Shared(Arc::new(name)),
+        Name(crate::intern::intern(name))
+    }
+}
+
+/// How the facts of a rejection share one `u64`: the time remaining in the low 42 bits (the
+/// breaker's whole time range, [`MAX_RECOVERY_TIMEOUT`](crate::MAX_RECOVERY_TIMEOUT)), then
+/// the failure count in 19 bits (more than
+/// [`MAX_FAILURE_THRESHOLD`](crate::MAX_FAILURE_THRESHOLD) needs), then the state in 3.
+/// Both numbers saturate, so the packing never loses a value the breaker can produce.
+mod facts {
+    use crate::State;
+
+    const REMAINING_BITS: u32 = 42;
+    const FAILURES_BITS: u32 = 19;
+    const STATE_SHIFT: u32 = REMAINING_BITS + FAILURES_BITS;
+    pub(super) const REMAINING_MAX: u64 = (1 << REMAINING_BITS) - 1;
+    pub(super) const FAILURES_MAX: u32 = (1 << FAILURES_BITS) - 1;
+
+    // The packing has room for the word's whole ranges: checked when the crate compiles.
+    const _: () = assert!(REMAINING_MAX >= crate::word::STAMP_MAX);
+    const _: () = assert!(FAILURES_MAX >= crate::word::COUNT_MAX);
+
+    #[inline]
+    pub(super) fn pack(state: State, failures: u32, remaining_ms: u64) -> u64 {
+        let state = match state {
+            State::Closed => 0,
+            State::Open => 1,
+            State::HalfOpen => 2,
+            State::ForcedOpen => 3,
+            State::Disabled => 4,
+        };
+        (state << STATE_SHIFT)
+            | (u64::from(failures.min(FAILURES_MAX)) << REMAINING_BITS)
+            | remaining_ms.min(REMAINING_MAX)
+    }
+
+    pub(super) fn state(facts: u64) -> State {
+        match facts >> STATE_SHIFT {
+            0 => State::Closed,
+            1 => State::Open,
+            2 => State::HalfOpen,
+            3 => State::ForcedOpen,
+            _ => State::Disabled,
         }
+    }
+
+    pub(super) fn failures(facts: u64) -> u32 {
+        // Masked to 19 bits, so the cast keeps every bit.
+        #[allow(clippy::cast_possible_truncation)]
+        let failures = (facts >> REMAINING_BITS) as u32 & FAILURES_MAX;
+        failures
+    }
+
+    pub(super) fn remaining_ms(facts: u64) -> u64 {
+        facts & REMAINING_MAX
     }
 }
 
 /// A call was rejected because the breaker is open, or half-open with its one probe in flight.
 ///
 /// It carries the facts the Python original prints: the breaker's name, the failure count and
-/// the time until a probe may be admitted. Making one never allocates.
+/// the time until a probe may be admitted. It is small and made of plain values (the name is a
+/// `&'static str` whatever kind of name the breaker was given): making one never allocates and
+/// writes no memory shared with other threads, so rejecting calls scales with the cores
+/// rejecting them. The message is only formatted when it is displayed.
 ///
 /// ```
 /// use std::time::Duration;
@@ -65,54 +120,68 @@ impl From<Cow<'static, str>> for Name {
 /// assert_eq!(rejected.to_string(), r#"circuit "payments" is open (1 failure, 29s remaining)"#);
 /// # Ok::<(), async_breaker::ConfigError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct OpenError {
-    pub(crate) name: Name,
-    pub(crate) state: State,
-    pub(crate) failures: u32,
-    pub(crate) remaining: Duration,
+    name: Name,
+    /// State, failure count and time remaining, packed (see `facts`): with the name, two words,
+    /// which a function returns in two registers.
+    facts: u64,
 }
 
 impl OpenError {
-    /// The name of the breaker that rejected the call.
-    pub fn name(&self) -> &str {
+    /// The rejection of a caller the rules of the word turned away: the one place a rejection is
+    /// made.
+    #[inline]
+    pub(crate) fn refused(name: Name, refusal: Refusal) -> OpenError {
+        OpenError {
+            name,
+            facts: facts::pack(
+                refusal.state(),
+                refusal.failures,
+                refusal.remaining_ms,
+            ),
+        }
+    }
+
+    /// The name of the breaker that rejected the call. It lives as long as the program (every
+    /// distinct name is stored once, see [`Builder::name`](crate::Builder::name)), so it can be
+    /// kept without copying.
+    pub fn name(&self) -> &'static str {
         self.name.as_str()
     }
 
     /// [`State::Open`], [`State::HalfOpen`] when another caller's probe is in flight, or
     /// [`State::ForcedOpen`].
     pub fn state(&self) -> State {
-        self.state
+        facts::state(self.facts)
     }
 
     /// The breaker's consecutive-failure count when it rejected the call.
     pub fn failures(&self) -> u32 {
-        self.failures
+        facts::failures(self.facts)
     }
 
     /// Time until the breaker admits a probe; zero while a probe is already in flight.
     pub fn remaining(&self) -> Duration {
-        self.remaining
+        Duration::from_millis(facts::remaining_ms(self.facts))
     }
 }
 
 impl fmt::Debug for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let OpenError { name, facts: _ } = *self;
         f.debug_struct("OpenError")
-            .field("name", &self.name())
-            .field("state", &self.state)
-            .field("failures", &self.failures)
-            .field("remaining", &self.remaining)
+            .field("name", &name)
+            .field("state", &self.state())
+            .field("failures", &self.failures())
+            .field("remaining", &self.remaining())
             .finish()
     }
 }
 
 impl PartialEq for OpenError {
     fn eq(&self, other: &OpenError) -> bool {
-        self.name() == other.name()
-            && self.state == other.state
-            && self.failures == other.failures
-            && self.remaining == other.remaining
+        self.name() == other.name() && self.facts == other.facts
     }
 }
 
@@ -120,20 +189,19 @@ impl Eq for OpenError {}
 
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let plural = if self.failures == 1 { "" } else { "s" };
+        let (state, failures) = (self.state(), self.failures());
+        let plural = if failures == 1 { "" } else { "s" };
         write!(
             f,
-            "circuit {:?} is {} ({} failure{plural}, ",
-            self.name(),
-            self.state,
-            self.failures
+            "circuit {:?} is {state} ({failures} failure{plural}, ",
+            self.name()
         )?;
-        match self.state {
+        match state {
             State::HalfOpen => return f.write_str("probe in flight)"),
             State::ForcedOpen => return f.write_str("until reset)"),
             _ => {}
         }
-        let ms = self.remaining.as_millis();
+        let ms = facts::remaining_ms(self.facts);
         if ms >= 1_000 {
             // Whole seconds, rounded up while any time remains, as the original prints them.
             write!(f, "{}s remaining)", ms.div_ceil(1_000))
@@ -270,7 +338,9 @@ impl<E: fmt::Debug> fmt::Debug for Error<E> {
     }
 }
 
-/// A rejection prints the [`OpenError`] message; the call's own error prints as itself.
+/// `Error` is transparent: [`Error::Open`] displays as its [`OpenError`], and [`Error::Inner`]
+/// displays exactly as the call's own error, with no text of its own. See the
+/// [`std::error::Error`](#impl-Error-for-Error%3CE%3E) implementation for the chain.
 impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -280,19 +350,103 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
     }
 }
 
-/// `source()` of [`Error::Inner`] is the call's own error, so a reporter walking the chain (or
-/// `downcast_ref`) reaches it; a rejection is a root cause and has none.
+/// Transparent, like `#[error(transparent)]`: [`Error::Inner`] forwards both `Display` and
+/// `source()` to the call's own error, so a reporter walking the chain (anyhow's `{:#}`,
+/// `eyre`, a logger) prints each message once, exactly as if there were no breaker in
+/// between. The call's own error is reached with [`Error::inner`] or
+/// [`Error::into_inner`], not through `source()`. A rejection is a root cause: it has no
+/// source.
 ///
 /// ```
 /// use std::error::Error as _;
-/// let e = async_breaker::Error::Inner(std::fmt::Error);
-/// assert!(e.source().unwrap().is::<std::fmt::Error>());
+/// use std::fmt;
+///
+/// #[derive(Debug)]
+/// struct Timeout;
+/// impl fmt::Display for Timeout {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("timed out")
+///     }
+/// }
+/// impl std::error::Error for Timeout {}
+///
+/// #[derive(Debug)]
+/// struct Fetch(Timeout);
+/// impl fmt::Display for Fetch {
+///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("fetching the price failed")
+///     }
+/// }
+/// impl std::error::Error for Fetch {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let e = async_breaker::Error::Inner(Fetch(Timeout));
+/// assert_eq!(e.to_string(), "fetching the price failed");
+/// // The chain goes on with the inner error's own source, once.
+/// assert_eq!(e.source().unwrap().to_string(), "timed out");
+/// assert!(e.source().unwrap().source().is_none());
+/// assert!(e.inner().is_some());
 /// ```
-impl<E: StdError + 'static> StdError for Error<E> {
+impl<E: StdError> StdError for Error<E> {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
             Error::Open(_) => None,
-            Error::Inner(e) => Some(e),
+            Error::Inner(e) => e.source(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{facts, Name, OpenError, Refusal};
+    use crate::word::{Phase, COUNT_MAX, STAMP_MAX};
+    use crate::State;
+    use core::time::Duration;
+
+    #[test]
+    fn a_rejection_is_two_words() {
+        assert_eq!(core::mem::size_of::<OpenError>(), 16);
+        assert_eq!(
+            core::mem::size_of::<Result<crate::word::Ticket, OpenError>>(),
+            16
+        );
+    }
+
+    #[test]
+    fn the_packed_facts_keep_every_value_the_breaker_makes() {
+        for phase in [Phase::Open, Phase::Probing, Phase::ForcedOpen] {
+            for failures in [0, 1, 4_242, COUNT_MAX] {
+                for remaining_ms in [0, 1, 999, 1 << 41, STAMP_MAX] {
+                    let rejected = OpenError::refused(
+                        Name::UNNAMED,
+                        Refusal {
+                            phase,
+                            failures,
+                            remaining_ms,
+                        },
+                    );
+                    assert_eq!(rejected.state(), phase.state());
+                    assert_eq!(rejected.failures(), failures);
+                    assert_eq!(rejected.remaining(), Duration::from_millis(remaining_ms));
+                    assert_eq!(rejected.name(), "unnamed");
+                }
+            }
+        }
+        for state in [
+            State::Closed,
+            State::Open,
+            State::HalfOpen,
+            State::ForcedOpen,
+            State::Disabled,
+        ] {
+            assert_eq!(facts::state(facts::pack(state, u32::MAX, u64::MAX)), state);
+            assert_eq!(
+                facts::failures(facts::pack(state, u32::MAX, 0)),
+                facts::FAILURES_MAX
+            );
         }
     }
 }

@@ -251,6 +251,7 @@ mod fallback;
 #[cfg(feature = "serde")]
 mod file_config;
 mod future;
+mod intern;
 mod observe;
 mod permit;
 mod probes;

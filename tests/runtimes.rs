@@ -276,7 +276,7 @@ async fn scenario(spawn: Spawn) {
     }
     .circuit(&b)
     .await;
-    let rejected = rejected.expect_err("open").open_error().cloned().unwrap();
+    let rejected = rejected.expect_err("open").open_error().copied().unwrap();
     assert!(!ran.load(Ordering::SeqCst), "the guarded work must not run");
     assert_eq!(rejected.state(), State::Open);
     assert_eq!(rejected.failures(), 2);

@@ -505,7 +505,7 @@ fn a_rejected_request_never_calls_the_inner_service() {
     clock.advance(Duration::from_secs(10));
     // The rejection is ready at the first poll.
     let rejected = service.call(()).now_or_never().unwrap().unwrap_err();
-    let rejected = rejected.open_error().cloned().expect("a rejection");
+    let rejected = rejected.open_error().copied().expect("a rejection");
     assert_eq!(rejected.state(), State::Open);
     assert_eq!(rejected.remaining(), Duration::from_secs(20));
     assert_eq!(calls.load(SeqCst), 0);
