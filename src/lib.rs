@@ -36,92 +36,22 @@
 //! # }).unwrap();
 //! ```
 //!
-//! # The state machine
-//!
-//! ```text
-//!            failure #threshold
-//!   +--------+  (one caller wins)  +------+
-//!   | Closed | ------------------> | Open | <-----------------+
-//!   +--------+                     +------+                   |
-//!       ^                             | recovery timeout       | probe fails
-//!       |      probe succeeds         v elapsed                | (fresh timer)
-//!       +------------------------ +-----------+ --------------+
-//!                                 | Half-open |
-//!                                 +-----------+
-//!                 exactly one probe admitted; everyone else rejected
-//! ```
+//! # How it behaves
 //!
 //! - **Closed**: every call is admitted. A failure adds one to the consecutive-failure count; a
-//!   success resets it to 0. The failure that reaches the threshold opens the breaker; exactly
-//!   one caller performs that transition, however many fail at once.
-//! - **Open**: calls are rejected with [`OpenError`], which says how long is left.
-//! - **Half-open**: reported by [`CircuitBreaker::state`] as soon as the recovery timeout has
-//!   elapsed. The first caller to arrive wins a compare-exchange and becomes the **only** probe;
-//!   everyone else is rejected while it runs. A successful probe closes the breaker; a failed
-//!   one re-opens it with a fresh timer.
+//!   success resets it to 0. The failure that reaches the threshold opens the breaker, and
+//!   exactly one caller makes that transition however many fail at once.
+//! - **Open**: calls are rejected at once with an [`OpenError`] that says how long is left.
+//! - **Half-open**: once the recovery timeout has elapsed, the first caller wins a
+//!   compare-exchange and becomes the **only** probe; everyone else is rejected while it runs.
+//!   Its success closes the breaker; its failure re-opens it with a fresh timer.
 //!
-//! # One word of state
-//!
-//! The breaker's whole changing state is one `AtomicU64`:
-//!
-//! ```text
-//!  63    61 60    58 57                 42 41                                          0
-//! +--------+--------+---------------------+---------------------------------------------+
-//! | level  | phase  |      failures       |            stamp (milliseconds)             |
-//! +--------+--------+---------------------+---------------------------------------------+
-//!  backoff    closed   consecutive failures   open: when it opened
-//!  level      open     (up to 65 535)         probing: when the probe was admitted
-//!  (0..=7)    half-open                       closed: identity of this closed cycle
-//!             probing                         (42 bits of milliseconds: 139 years)
-//!             forced-open
-//!             disabled
-//! ```
-//!
-//! Every change is a compare-exchange from one whole word to the next, so every transition is
-//! atomic and linearizable: there is no moment when the count says one thing and the phase
-//! another. There is no lock to hold, so no caller can be descheduled while holding one, and
-//! nothing is allocated after construction.
-//!
-//! What each path costs:
-//!
-//! | path | atomic operations | clock reads |
-//! |---|---|---|
-//! | closed, admit | 1 load | 0 |
-//! | closed, success with count 0 | 1 load | 0 |
-//! | closed, failure (or success resetting a count) | load + CAS | 0 (1 when it opens) |
-//! | open, reject | 1 load | 1 |
-//! | half-open, claim the probe | load + CAS | 1 |
-//!
-//! # Guarantees
-//!
-//! - **Exactly one probe.** The half-open slot is claimed by compare-exchange: of any number of
-//!   concurrent callers, one is admitted and the rest are rejected until it reports.
-//! - **No wedging.** A probe whose future or [`Permit`] is dropped frees the slot at once, and
-//!   the next caller probes. A probe that never reports at all (its permit leaked with
-//!   `mem::forget`, its future parked for ever) is replaced once the
-//!   [probe deadline](Builder::probe_deadline) has passed (default: the recovery timeout).
-//! - **No stale outcomes.** A permit remembers the cycle that admitted it. An outcome reported
-//!   after the breaker has opened (and perhaps closed again) since, or by a probe that was
-//!   replaced, is discarded: a slow old failure can't count against a fresh closed cycle.
-//! - **Panics count.** If the guarded work panics (in [`CircuitBreaker::call`] or while a
-//!   [`Circuit`] future is being polled), the call is recorded as a failure and the panic goes on.
-//! - **Recorded times never move backwards**: every reading is clamped to be no earlier than the
-//!   breaker's last recorded transition, so a clock that steps back only delays the end of an
-//!   open period until the clock catches up (an open period that had already run out may read
-//!   as open again meanwhile). A clock that jumps far ahead is clamped too: nothing panics or
-//!   overflows.
-//! - **Limits**: stamps are 42 bits of milliseconds. After 139 years of uptime, or with a clock
-//!   that reports beyond that, every timeout counts as elapsed (the breaker never sticks open)
-//!   but cycles can no longer be told apart, so stale outcomes may count.
-//!
-//! # Cancel safety
-//!
-//! Admission happens at the first poll of a [`Circuit`] future, not when it is made. Dropping
-//! the future at any point records nothing: a closed-state call leaves no trace and a probe
-//! frees its slot. The same holds for dropping a [`Permit`] without reporting an outcome. This
-//! makes `circuit()` safe inside `select!` and under timeouts: a call cut off by your own timeout
-//! is neither a success nor a failure. If you want a timeout to count as a failure, put the
-//! timeout *inside* the guarded future.
+//! The whole changing state is one `AtomicU64`, changed only by compare-exchange: no lock, no
+//! allocation after construction, and a closed-state success is one atomic load. A dropped or
+//! cancelled call records nothing (a dropped probe frees its slot), a probe that never reports
+//! is replaced after the [probe deadline](Builder::probe_deadline), and an outcome from an
+//! earlier cycle is discarded. [`guide::state_machine`] has the diagram, the word's layout,
+//! every guarantee and the "Cancel safety" rules.
 //!
 //! # Without futures
 //!
@@ -176,34 +106,21 @@
 //! # Ok::<(), async_breaker::ConfigError>(())
 //! ```
 //!
-//! # Testing your code
+//! # Guides
 //!
-//! [`ManualClock`] moves only when told to, so tests of code that uses a breaker need no
-//! sleeps. Clones share one time.
+//! The depth lives in the [`guide`] modules (also the repository's `docs/` folder):
 //!
-//! # Beyond consecutive failures
-//!
-//! All off by default, and free until used: manual control ([`CircuitBreaker::force_open`],
-//! [`CircuitBreaker::disable`], [`CircuitBreaker::reset`]), a third outcome
-//! ([`Outcome::Ignore`]), [`Backoff`] of the open period (its level lives in the word), slow
-//! calls as failures ([`Builder::slow_call_threshold`]), a [`FailureRate`] over a count- (up
-//! to 1 024 calls) or time-based window and a slow-call rate ([`Builder::slow_call_rate`]) over
-//! the same window (lock-free side structures; the trip itself is still one compare-exchange
-//! on the word), the probe deadline, and several half-open probes
-//! ([`HalfOpen`], counted in a side word whose round is the word's stamp).
-//!
-//! # Watching breakers
-//!
-//! - [`Registry`] (the original's `CircuitBreakerMonitor`): register breakers by name, look
-//!   them up, list the open, half-open or closed ones. [`Registry::global`] is process-wide.
-//! - [`Builder::on_transition`]: a listener called exactly once per state change, by the caller
-//!   whose compare-exchange made it.
-//! - [`Builder::metrics`]: opt-in counters of admissions, rejections, outcomes and transitions,
-//!   read with [`CircuitBreaker::metrics`].
-//! - The `tracing` feature: an event per state change and per rejection.
-//! - The `metrics` feature: `Builder::export_metrics` reports through the `metrics` facade.
-//!
-//! None of these is on the default hot path: a breaker built without them never touches them.
+//! - [`guide::state_machine`]: states, the word's layout, guarantees, cancel safety, testing
+//!   with [`ManualClock`].
+//! - [`guide::policies`]: failure rates (by count, up to 1 024 calls, or by time), slow calls,
+//!   backoff, several probes, manual control, each beside its resilience4j configuration.
+//! - `guide::operate` (features `metrics`, `serde`): [`Registry`], events, counters, `tracing`,
+//!   Prometheus through the `metrics` facade, breakers configured from files.
+//! - `guide::tower` and `guide::attribute` (features `tower`, `macros`).
+//! - [`guide::python`], [`guide::comparison`], [`guide::verification`],
+//!   [`guide::performance`].
+//! - [`remote`]: the hooks the `async-breaker-fleet` crate uses to share one breaker across
+//!   every replica of a service through Redis or Valkey.
 //!
 //! # Features
 //!
@@ -218,20 +135,6 @@
 //!
 //! Targets without a 64-bit compare-exchange (for example `thumbv6m`, `thumbv7m`, `riscv32imac`)
 //! are not supported: the whole design is one `AtomicU64`.
-//!
-//! # Compared with the alternatives
-//!
-//! | | async-breaker | `circuitbreaker` (Python) | failsafe 1.3 | recloser 1.4 |
-//! |---|---|---|---|---|
-//! | state | one `AtomicU64`, CAS | plain attributes, no locking | `parking_lot::Mutex` | crossbeam-epoch state + spin-locked ring buffer |
-//! | half-open admits | exactly one probe, by CAS | every concurrent caller | every caller until the first outcome | every caller until the half-open ring is full |
-//! | dropped or cancelled call | records nothing; a probe frees its slot | counts as a success | no probe slot | no probe slot |
-//! | outcome from an earlier cycle | discarded | counted | recorded in the current state | recorded in the current state |
-//! | runtime | any, or none (permits) | asyncio | any | any |
-//! | loom-tested | yes | no | no | no |
-//!
-//! tower-resilience guards its state with a `tokio::sync::Mutex` and works as tower middleware;
-//! this crate also offers a tower layer (feature `tower`) without the lock.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -251,6 +154,7 @@ mod fallback;
 #[cfg(feature = "serde")]
 mod file_config;
 mod future;
+pub mod guide;
 mod intern;
 mod observe;
 mod permit;

@@ -1,0 +1,49 @@
+//! Guides: the depth behind the crate documentation, one module per topic. Each is also a page
+//! of the repository's `docs/` folder, and every Rust example in them runs as a doc test.
+//!
+//! | guide | for |
+//! |---|---|
+//! | [`state_machine`] | states, the word's layout, guarantees, cancel safety, testing with `ManualClock` |
+//! | [`policies`] | failure rates, slow calls, backoff, probes, manual control, beside resilience4j |
+//! | `operate` (features `metrics` and `serde`) | registry, events, counters, tracing, Prometheus, configuration files |
+//! | `tower` (feature `tower`) | guarding any tower `Service` |
+//! | `attribute` (feature `macros`) | the `#[circuit]` attribute |
+//! | [`python`] | coming from Python's `circuitbreaker` and `aiocircuitbreaker` |
+//! | [`comparison`] | against failsafe, recloser, circuitbreaker-rs, tower-resilience, resilience4j, gobreaker, Polly |
+//! | [`verification`] | every check, what it proves, and the command that reproduces it |
+//! | [`performance`] | the benchmark, the machine, and what each option costs |
+//!
+//! Sharing one breaker across replicas is the `async-breaker-fleet` crate's guide.
+
+#[doc = include_str!("../docs/state-machine.md")]
+pub mod state_machine {}
+
+#[doc = include_str!("../docs/policies.md")]
+pub mod policies {}
+
+#[cfg(all(feature = "metrics", feature = "serde"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "metrics", feature = "serde"))))]
+#[doc = include_str!("../docs/operate.md")]
+pub mod operate {}
+
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+#[doc = include_str!("../docs/tower.md")]
+pub mod tower {}
+
+#[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
+#[doc = include_str!("../docs/attribute.md")]
+pub mod attribute {}
+
+#[doc = include_str!("../docs/python.md")]
+pub mod python {}
+
+#[doc = include_str!("../docs/comparison.md")]
+pub mod comparison {}
+
+#[doc = include_str!("../docs/verification.md")]
+pub mod verification {}
+
+#[doc = include_str!("../docs/performance.md")]
+pub mod performance {}
