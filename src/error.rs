@@ -135,11 +135,7 @@ impl OpenError {
     pub(crate) fn refused(name: Name, refusal: Refusal) -> OpenError {
         OpenError {
             name,
-            facts: facts::pack(
-                refusal.state(),
-                refusal.failures,
-                refusal.remaining_ms,
-            ),
+            facts: facts::pack(refusal.state(), refusal.failures, refusal.remaining_ms),
         }
     }
 
