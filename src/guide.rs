@@ -15,6 +15,10 @@
 //!
 //! Sharing one breaker across replicas is the `async-breaker-fleet` crate's guide.
 
+// The guides are prose written for GitHub as much as for rustdoc: product names and paths are
+// words there, not code.
+#![allow(clippy::doc_markdown)]
+
 #[doc = include_str!("../docs/state-machine.md")]
 pub mod state_machine {}
 
