@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Mutation testing with cargo-mutants (configuration and exclusions: .cargo/mutants.toml).
 #
-#   bash .ci/mutants.sh quick   # the state machine (src/word.rs) and the fleet protocol
-#                               # (fleet/src/view.rs, fleet/src/keys.rs) against the unit tests
-#                               # that pin them: a few minutes; a step of .ci/run
-#   bash .ci/mutants.sh         # every mutant of the workspace against the whole test suite,
-#                               # doc tests and compile-fail tests included: before a release;
-#                               # most of a day on 2 cores (about 1 300 mutants, 30-60 s each)
+#   bash .ci/mutants.sh quick       # a quarter of the mutants of the state machine (src/word.rs)
+#                                   # and of the fleet protocol (fleet/src/view.rs,
+#                                   # fleet/src/keys.rs) against the unit tests that pin them;
+#                                   # the quarter is picked by the commit (round-robin, so each
+#                                   # quarter spans every function): about 5 minutes on 2 cores,
+#                                   # a step of .ci/run
+#   bash .ci/mutants.sh quick all   # all four quarters, about 20 minutes on 2 cores
+#   MUTANTS_SHARD=2 bash .ci/mutants.sh quick   # one given quarter (0-3)
+#   bash .ci/mutants.sh             # every mutant of the workspace against the whole test suite,
+#                                   # doc tests and compile-fail tests included: before a
+#                                   # release; about 10-15 hours on 2 cores (some 1 300 mutants,
+#                                   # 40-70 s each for the viable ones)
 #
 # Either mode fails when a mutant is MISSED: the code changed and every test still passed. A
 # TIMEOUT (the tests hung or ran past the limit under the mutant) counts as caught, because the
@@ -15,8 +21,8 @@
 # timeout. UNVIABLE mutants (they do not compile) say nothing and are only counted.
 #
 # The quick mode mutates the checkout in place (no copy of the tree or of target/, so it reuses
-# the build .ci/run has already made) and puts every file back after each mutant. Run it on a
-# clean tree: it refuses to start when the files it mutates have uncommitted changes. Results:
+# the build `cargo test` has already made) and puts every file back after each mutant. Run it on
+# a clean tree: it refuses to start when the files it mutates have uncommitted changes. Results:
 # target/mutants/quick-core, target/mutants/quick-fleet, target/mutants/full (mutants.out/).
 #
 # Environment: MUTANTS_JOBS (full mode, default 2) builds and tests that many mutants at once,
@@ -57,15 +63,21 @@ quick() {
         exit 1
     fi
     export PROPTEST_CASES="${PROPTEST_CASES:-256}"
+    local shard=()
+    if [ "${1:-}" != "all" ]; then
+        local k="${MUTANTS_SHARD:-$((0x$(git rev-parse --short=7 HEAD) % 4))}"
+        shard=(--shard "${k}/4" --sharding round-robin)
+        echo "quick mutants: quarter ${k} of 0-3"
+    fi
     mkdir -p target/mutants
     local t0=$SECONDS
     # The state machine: its unit and property tests sit beside it, in the library's unit tests.
     run_mutants --in-place --baseline skip --timeout 300 --build-timeout 600 \
-        --package async-breaker --file src/word.rs \
+        --package async-breaker --file src/word.rs "${shard[@]}" \
         --output target/mutants/quick-core -- --lib
     # The fleet protocol: parsing and naming, pinned by the fleet crate's unit tests.
     run_mutants --in-place --baseline skip --timeout 300 --build-timeout 600 \
-        --package async-breaker-fleet --file fleet/src/view.rs --file fleet/src/keys.rs \
+        --package async-breaker-fleet --file fleet/src/view.rs --file fleet/src/keys.rs "${shard[@]}" \
         --output target/mutants/quick-fleet -- --lib
     echo "quick mutants: no survivor in ${paths[*]} ($((SECONDS - t0)) s)"
 }
@@ -93,10 +105,10 @@ full() {
 
 ensure_tools
 case "${1:-full}" in
-    quick) quick ;;
+    quick) quick "${2:-}" ;;
     full) full ;;
     *)
-        echo "usage: $0 [quick]" >&2
+        echo "usage: $0 [quick [all]]" >&2
         exit 2
         ;;
 esac
