@@ -4,10 +4,13 @@
 use std::future::Future;
 use std::io;
 use std::pin::pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_breaker::{CircuitBreaker, CircuitExt, ManualClock};
+use async_breaker::{
+    CircuitBreaker, CircuitExt, Clock, ErrorType, ErrorTypes, ManualClock, QuantaClock, State,
+};
 use futures::future::{pending, FusedFuture};
 use futures::task::noop_waker_ref;
 
@@ -94,5 +97,115 @@ fn a_fallback_future_debug_output_names_its_type() {
     assert!(
         format!("{guarded:?}").starts_with("Fallback"),
         "{guarded:?}"
+    );
+}
+
+/// An error type's debug output is the type's name, as `ErrorTypes` lists show it.
+#[test]
+fn an_error_type_debug_output_is_the_type_name() {
+    assert_eq!(
+        format!("{:?}", ErrorType::of::<io::Error>()),
+        std::any::type_name::<io::Error>()
+    );
+}
+
+/// The default clock measures time elapsed since its origin, in its `Clock` reading and in its
+/// debug output.
+#[test]
+fn the_default_clock_counts_the_time_since_its_origin() {
+    let clock = QuantaClock::new();
+    std::thread::sleep(Duration::from_millis(3));
+    assert!(clock.now() >= Duration::from_millis(3), "{:?}", clock.now());
+    assert!(
+        format!("{clock:?}").starts_with("QuantaClock { now: "),
+        "{clock:?}"
+    );
+}
+
+/// A breaker on the default clock leaves the open state once its recovery timeout has passed
+/// (waiting for the condition, with a generous deadline for a loaded machine).
+#[test]
+fn a_breaker_on_the_default_clock_half_opens_after_its_recovery_timeout() {
+    let breaker = CircuitBreaker::builder()
+        .failure_threshold(1)
+        .recovery_timeout(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    breaker.try_acquire().unwrap().failure();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while breaker.state() == State::Open {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still open after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(breaker.state(), State::HalfOpen);
+    assert!(breaker.try_acquire().unwrap().is_probe());
+}
+
+/// A manual clock's debug output shows where it stands, and a breaker's shows its clock's
+/// reading, whichever clock it has.
+#[test]
+fn debug_output_shows_the_clock_reading() {
+    let clock = ManualClock::new();
+    clock.advance(5 * SECOND);
+    assert_eq!(format!("{clock:?}"), "ManualClock { now: 5s }");
+    let breaker = CircuitBreaker::builder()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let shown = format!("{breaker:?}");
+    assert!(shown.contains("clock: CustomClock { now: 5s }"), "{shown}");
+    let shown = format!("{:?}", CircuitBreaker::new());
+    assert!(shown.contains("clock: QuantaClock { now: "), "{shown}");
+}
+
+/// A transition displays as `circuit "<name>": <from> -> <to> (<n> failures)`.
+#[test]
+fn a_transition_displays_name_states_and_failures() {
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&shown);
+    let clock = ManualClock::new();
+    let breaker = CircuitBreaker::builder()
+        .name("payments")
+        .failure_threshold(1)
+        .clock(clock)
+        .on_transition(move |t| sink.lock().unwrap().push(t.to_string()))
+        .build()
+        .unwrap();
+    breaker.try_acquire().unwrap().failure();
+    assert_eq!(
+        *shown.lock().unwrap(),
+        [r#"circuit "payments": closed -> open (1 failures)"#]
+    );
+}
+
+/// A breaker's debug output says which hooks it has: a listener, counters, windows.
+#[test]
+fn debug_output_lists_the_hooks() {
+    let breaker = CircuitBreaker::builder()
+        .on_transition(|_| {})
+        .build()
+        .unwrap();
+    let shown = format!("{breaker:?}");
+    assert!(
+        shown.contains("hooks: Some(Hooks { listener: true, metrics: None"),
+        "{shown}"
+    );
+}
+
+/// `ErrorTypes::types` lists the types given, in order, from a `const` list and from `with`.
+#[test]
+fn error_types_list_the_types_given() {
+    const IO: &[ErrorType] = &[ErrorType::of::<io::Error>()];
+    let types = ErrorTypes::new(IO).with::<std::fmt::Error>();
+    let names: Vec<String> = types.types().iter().map(|t| format!("{t:?}")).collect();
+    assert_eq!(
+        names,
+        [
+            std::any::type_name::<io::Error>(),
+            std::any::type_name::<std::fmt::Error>()
+        ]
     );
 }
