@@ -1080,4 +1080,141 @@ mod tests {
             "calls of the old cycle no longer count"
         );
     }
+
+    /// A failure-rate window opens the breaker only in the closed cycle whose calls it counted,
+    /// at the time it trips; a stale cycle, or a probe's, is left alone without a clock read.
+    #[test]
+    fn a_rate_window_trips_only_the_closed_cycle_it_counted() {
+        let w = Word::new(Phase::Closed, 1, 40);
+        let opened = written(trip(w, w.ticket(), &mut at(90)));
+        assert_eq!(
+            (opened.phase(), opened.failures(), opened.stamp()),
+            (Phase::Open, 1, 90)
+        );
+        let earlier = Word::new(Phase::Closed, 0, 39).ticket();
+        assert_eq!(trip(w, earlier, &mut no_clock()), Step::Stale);
+        let probing = Word::new(Phase::Probing, 1, 40);
+        assert_eq!(
+            trip(probing, probing.ticket(), &mut no_clock()),
+            Step::Stale
+        );
+    }
+
+    /// Every phase a word can be in, for tests that go through all of them.
+    const PHASES: [Phase; 7] = [
+        Phase::Closed,
+        Phase::Open,
+        Phase::HalfOpen,
+        Phase::Probing,
+        Phase::ForcedOpen,
+        Phase::Disabled,
+        Phase::Held,
+    ];
+
+    #[test]
+    fn a_ticket_says_whether_it_came_from_a_closed_call_or_the_probe_and_from_which_cycle() {
+        let closed = Word::new(Phase::Closed, 1, 40);
+        let Admission::Admit(ticket) = acquire(closed, &POLICY, &mut no_clock()) else {
+            panic!("a closed breaker admits");
+        };
+        assert!(ticket.is_closed() && !ticket.is_probe());
+        assert_eq!(ticket.stamp(), 40);
+
+        let probing = probe(acquire(
+            Word::new(Phase::Open, 3, 40),
+            &POLICY,
+            &mut at(1_040),
+        ));
+        let ticket = probing.ticket();
+        assert!(ticket.is_probe() && !ticket.is_closed());
+        assert_eq!(ticket.stamp(), 1_040);
+
+        let disabled = Word::new(Phase::Disabled, 0, 9);
+        let Admission::Admit(ticket) = acquire(disabled, &POLICY, &mut no_clock()) else {
+            panic!("a disabled breaker admits");
+        };
+        assert!(!ticket.is_closed() && !ticket.is_probe());
+    }
+
+    #[test]
+    fn the_cycle_is_phase_and_stamp_whatever_the_count_and_level() {
+        let cycle = Word::new(Phase::Closed, 0, 77).cycle();
+        assert_eq!(Word::new(Phase::Closed, 5, 77).with_level(3).cycle(), cycle);
+        assert_ne!(Word::new(Phase::Closed, 0, 78).cycle(), cycle);
+        assert_ne!(Word::new(Phase::Open, 0, 77).cycle(), cycle);
+    }
+
+    /// The success fast path ([`Word::quiet_for`]) answers exactly when [`succeed`] would keep a
+    /// closed word as it is, in every phase, with and without failures, for its own ticket and
+    /// for tickets of other cycles.
+    #[test]
+    fn the_success_fast_path_agrees_with_succeed() {
+        for phase in PHASES {
+            for failures in [0, 1, COUNT_MAX] {
+                let w = Word::new(phase, failures, 50).with_level(2);
+                for ticket in [
+                    w.ticket(),
+                    Word::new(phase, failures, 49).ticket(),
+                    Word::new(Phase::Closed, 0, 50).ticket(),
+                ] {
+                    assert_eq!(
+                        w.quiet_for(ticket),
+                        phase == Phase::Closed && succeed(w, ticket) == Step::Keep,
+                        "{w:?} {ticket:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_writes_a_word_only_when_it_is_a_write() {
+        let w = Word::new(Phase::Open, 3, 10);
+        assert_eq!(Step::Write(w).written(), Some(w));
+        assert_eq!(Step::Keep.written(), None);
+        assert_eq!(Step::Stale.written(), None);
+    }
+
+    /// The fleet's open period, as its coordinator reported it, counts down on the breaker's
+    /// clock, never from before the hold began, and stops at zero.
+    #[test]
+    fn a_hold_reports_the_time_left_of_the_fleet_open_period() {
+        let held = Word::new(Phase::Held, 0, 100);
+        assert_eq!(held_remaining(held, 1_100, 600), 500);
+        assert_eq!(
+            held_remaining(held, 1_100, 40),
+            1_000,
+            "a clock behind the stamp"
+        );
+        assert_eq!(held_remaining(held, 1_100, 1_100), 0);
+        assert_eq!(held_remaining(held, 1_100, 5_000), 0);
+    }
+
+    /// However short the open period, jitter keeps it in its upper half and never shortens it
+    /// to nothing: a 1 ms recovery timeout stays 1 ms.
+    #[test]
+    fn jitter_keeps_even_the_shortest_open_periods_in_their_upper_half() {
+        for recovery_ms in 1..=4 {
+            let policy = Policy {
+                jitter: true,
+                ..Policy::plain(1, recovery_ms, 10)
+            };
+            for stamp in 0..200 {
+                let period = policy.open_ms(Word::new(Phase::Open, 1, stamp));
+                assert!(
+                    period >= 1 && period <= recovery_ms && period >= recovery_ms - recovery_ms / 2,
+                    "{period} of {recovery_ms}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_the_decoded_fields() {
+        let w = Word::new(Phase::Open, 3, 1_234).with_level(2);
+        assert_eq!(
+            format!("{w:?}"),
+            "Word { phase: Open, failures: 3, stamp: 1234, level: 2 }"
+        );
+    }
 }

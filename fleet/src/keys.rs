@@ -92,4 +92,16 @@ mod tests {
         assert!(check_replica_id("a:b").is_err());
         assert!(check_replica_id("").is_err());
     }
+
+    /// Names hold no whitespace but a plain space, and no control character, whitespace or not.
+    #[test]
+    fn breaker_names_refuse_other_whitespace_and_control_characters() {
+        assert!(
+            check_breaker_name("payments\u{2003}api").is_err(),
+            "an em space"
+        );
+        assert!(check_breaker_name("payments\u{0}api").is_err(), "a NUL");
+        assert!(check_breaker_name("payments\tapi").is_err(), "a tab");
+        assert!(check_breaker_name("paiements café").is_ok());
+    }
 }

@@ -177,6 +177,76 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_fleet_parses_from_a_message_and_a_reply() {
+        let (name, view) = parse_message(b"abf1 e1 4 closed 0 0 - pay").unwrap();
+        assert_eq!((name, view.gen, view.phase), ("pay", 4, Phase::Closed));
+        let s = |x: &str| Value::BulkString(x.as_bytes().to_vec());
+        let reply = Value::Array(vec![
+            s("e1"),
+            Value::Int(5),
+            s("closed"),
+            Value::Int(0),
+            Value::Int(0),
+            s("-"),
+            Value::Int(0),
+            Value::Int(0),
+        ]);
+        let view = parse_reply(&reply).unwrap();
+        assert_eq!((view.gen, view.phase, view.won), (5, Phase::Closed, false));
+    }
+
+    /// `Due`: the open period is over and nobody holds the lease, whether the holder is the
+    /// placeholder `-` or the lease has no time left.
+    #[test]
+    fn a_probe_without_a_holder_or_without_lease_time_is_due() {
+        for message in [
+            &b"abf1 e1 8 probing 900 2 - pay"[..],
+            b"abf1 e1 8 probing 0 2 r-1 pay",
+            b"abf1 e1 8 probing 0 2 - pay",
+        ] {
+            let (_, view) = parse_message(message).unwrap();
+            assert_eq!(view.phase, Phase::Due, "{message:?}");
+        }
+    }
+
+    /// `MAX_MESSAGE` bytes is the longest message accepted, one more is dropped unread.
+    #[test]
+    fn a_message_of_the_longest_accepted_length_parses() {
+        let head = "abf1 e1 7 open 1500 2 - ";
+        let longest = format!("{head}{}", "n".repeat(MAX_MESSAGE - head.len()));
+        assert_eq!(longest.len(), MAX_MESSAGE);
+        let (name, _) = parse_message(longest.as_bytes()).unwrap();
+        assert_eq!(name.len(), MAX_MESSAGE - head.len());
+        let over = format!("{longest}n");
+        assert_eq!(parse_message(over.as_bytes()), Err(Malformed("oversized")));
+    }
+
+    /// A reply's strings count whether the server sends them as bulk or as simple strings.
+    #[test]
+    fn replies_accept_simple_strings_as_well_as_bulk_strings() {
+        let s = |x: &str| Value::SimpleString(x.to_owned());
+        let reply = Value::Array(vec![
+            s("e1"),
+            s("6"),
+            s("open"),
+            s("2500"),
+            s("1"),
+            s("-"),
+            s("0"),
+            s("0"),
+        ]);
+        let view = parse_reply(&reply).unwrap();
+        assert_eq!(view.epoch, "e1");
+        assert_eq!((view.gen, view.level), (6, 1));
+        assert_eq!(
+            view.phase,
+            Phase::Open {
+                remaining: Duration::from_millis(2500)
+            }
+        );
+    }
+
+    #[test]
     fn garbage_is_malformed_not_a_panic() {
         let long = vec![b'a'; MAX_MESSAGE + 1];
         for bad in [

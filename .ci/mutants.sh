@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Mutation testing with cargo-mutants (configuration and exclusions: .cargo/mutants.toml).
+#
+#   bash .ci/mutants.sh quick       # a quarter of the mutants of the state machine (src/word.rs)
+#                                   # and of the fleet protocol (fleet/src/view.rs,
+#                                   # fleet/src/keys.rs) against the unit tests that pin them;
+#                                   # the quarter is picked by the commit (round-robin, so each
+#                                   # quarter spans every function): about 5 minutes on 2 cores,
+#                                   # a step of .ci/run
+#   bash .ci/mutants.sh quick all   # all four quarters, about 20 minutes on 2 cores
+#   MUTANTS_SHARD=2 bash .ci/mutants.sh quick   # one given quarter (0-3)
+#   bash .ci/mutants.sh             # every mutant of the workspace against the whole test suite,
+#                                   # doc tests and compile-fail tests included: before a
+#                                   # release; about 10-15 hours on 2 cores (some 1 300 mutants,
+#                                   # 40-70 s each for the viable ones)
+#
+# Either mode fails when a mutant is MISSED: the code changed and every test still passed. A
+# TIMEOUT (the tests hung or ran past the limit under the mutant) counts as caught, because the
+# tests did not pass; it is listed but does not fail the run. The limits are generous (minutes
+# for tests that take seconds), so load on the machine cannot turn a surviving mutant into a
+# timeout. UNVIABLE mutants (they do not compile) say nothing and are only counted.
+#
+# The quick mode mutates the checkout in place (no copy of the tree or of target/, so it reuses
+# the build `cargo test` has already made) and puts every file back after each mutant. Run it on
+# a clean tree: it refuses to start when the files it mutates have uncommitted changes. Results:
+# target/mutants/quick-core, target/mutants/quick-fleet, target/mutants/full (mutants.out/).
+#
+# Environment: MUTANTS_JOBS (full mode, default 2) builds and tests that many mutants at once,
+# each in its own copy of the tree; PROPTEST_CASES (quick mode, default 256) sizes the property
+# tests of the word.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MUTANTS_VERSION="27"
+
+ensure_tools() {
+    if ! cargo mutants --version 2>/dev/null | grep -q "^cargo-mutants ${MUTANTS_VERSION}\."; then
+        echo "installing cargo-mutants ${MUTANTS_VERSION}"
+        cargo install --locked cargo-mutants --version "^${MUTANTS_VERSION}"
+    fi
+    if ! cargo nextest --version >/dev/null 2>&1; then
+        echo "installing cargo-nextest"
+        cargo install --locked cargo-nextest
+    fi
+}
+
+# Runs cargo-mutants; only MISSED mutants (exit code 2) fail. Exit code 3 means some timed out
+# and none was missed.
+run_mutants() {
+    local rc=0
+    cargo mutants "$@" || rc=$?
+    case ${rc} in
+        0) ;;
+        3) echo "cargo-mutants: some mutants timed out (counted as caught), none was missed" ;;
+        *) return "${rc}" ;;
+    esac
+}
+
+quick() {
+    local paths=(src/word.rs fleet/src/view.rs fleet/src/keys.rs)
+    if ! git diff --quiet HEAD -- "${paths[@]}"; then
+        echo "quick mutants: ${paths[*]} have uncommitted changes; commit or stash them first" >&2
+        exit 1
+    fi
+    export PROPTEST_CASES="${PROPTEST_CASES:-256}"
+    local shard=()
+    if [ "${1:-}" != "all" ]; then
+        local k="${MUTANTS_SHARD:-$((0x$(git rev-parse --short=7 HEAD) % 4))}"
+        shard=(--shard "${k}/4" --sharding round-robin)
+        echo "quick mutants: quarter ${k} of 0-3"
+    fi
+    mkdir -p target/mutants
+    local t0=$SECONDS
+    # The state machine: its unit and property tests sit beside it, in the library's unit tests.
+    run_mutants --in-place --baseline skip --timeout 300 --build-timeout 600 \
+        --package async-breaker --file src/word.rs "${shard[@]}" \
+        --output target/mutants/quick-core -- --lib
+    # The fleet protocol: parsing and naming, pinned by the fleet crate's unit tests.
+    run_mutants --in-place --baseline skip --timeout 300 --build-timeout 600 \
+        --package async-breaker-fleet --file fleet/src/view.rs --file fleet/src/keys.rs "${shard[@]}" \
+        --output target/mutants/quick-fleet -- --lib
+    echo "quick mutants: no survivor in ${paths[*]} ($((SECONDS - t0)) s)"
+}
+
+full() {
+    local jobs="${MUTANTS_JOBS:-2}"
+    mkdir -p target/mutants
+    local t0=$SECONDS
+    # The fleet crate's tests start their own redis-server.
+    bash .ci/fleet.sh install
+    # Pass 1, every mutant against every test of the workspace through nextest (fast, but no doc
+    # tests, and without the compile-fail tests of the attribute macro, two minutes per run).
+    # Each job works in its own copy of the tree. Missed mutants here are not yet a failure.
+    local rc=0
+    cargo mutants --workspace --test-workspace true --all-features --jobs "${jobs}" \
+        --timeout-multiplier 4 --minimum-test-timeout 120 \
+        --output target/mutants/full -- -E 'not test(compile_fail)' || rc=$?
+    case ${rc} in
+        0 | 2 | 3) ;; # 2: missed, 3: timeouts; pass 2 decides
+        *) return "${rc}" ;;
+    esac
+    # Pass 2, only what pass 1 did not catch, against `cargo test`: the same tests plus the doc
+    # tests and the compile-fail tests. What survives this is a failure.
+    run_mutants --workspace --test-workspace true --all-features --jobs "${jobs}" \
+        --test-tool cargo --iterate \
+        --timeout-multiplier 4 --minimum-test-timeout 300 \
+        --output target/mutants/full
+    echo "full mutants: no survivor in the workspace ($((SECONDS - t0)) s)"
+}
+
+ensure_tools
+case "${1:-full}" in
+    quick) quick "${2:-}" ;;
+    full) full ;;
+    *)
+        echo "usage: $0 [quick [all]]" >&2
+        exit 2
+        ;;
+esac
