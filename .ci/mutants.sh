@@ -71,6 +71,11 @@ quick() {
     fi
     mkdir -p target/mutants
     local t0=$SECONDS
+    # The baseline, unmutated: the tests below must build and pass first. (cargo-mutants' own
+    # baseline is skipped to save its time; without this, a tree that does not build would make
+    # every mutant "unviable" and the step pass without testing anything.)
+    cargo test -p async-breaker --lib
+    cargo test -p async-breaker-fleet --lib
     # The state machine: its unit and property tests sit beside it, in the library's unit tests.
     run_mutants --in-place --baseline skip --timeout 300 --build-timeout 600 \
         --package async-breaker --file src/word.rs "${shard[@]}" \

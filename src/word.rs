@@ -1138,10 +1138,10 @@ mod tests {
 
     #[test]
     fn the_cycle_is_phase_and_stamp_whatever_the_count_and_level() {
-        let cycle = Word::new(Phase::Closed, 0, 77).cycle();
-        assert_eq!(Word::new(Phase::Closed, 5, 77).with_level(3).cycle(), cycle);
-        assert_ne!(Word::new(Phase::Closed, 0, 78).cycle(), cycle);
-        assert_ne!(Word::new(Phase::Open, 0, 77).cycle(), cycle);
+        let cycle = Word::new(Phase::Closed, 0, 77).cycle_id();
+        assert_eq!(Word::new(Phase::Closed, 5, 77).with_level(3).cycle_id(), cycle);
+        assert_ne!(Word::new(Phase::Closed, 0, 78).cycle_id(), cycle);
+        assert_ne!(Word::new(Phase::Open, 0, 77).cycle_id(), cycle);
     }
 
     /// The success fast path ([`Word::quiet_for`]) answers exactly when [`succeed`] would keep a
