@@ -1139,7 +1139,10 @@ mod tests {
     #[test]
     fn the_cycle_is_phase_and_stamp_whatever_the_count_and_level() {
         let cycle = Word::new(Phase::Closed, 0, 77).cycle_id();
-        assert_eq!(Word::new(Phase::Closed, 5, 77).with_level(3).cycle_id(), cycle);
+        assert_eq!(
+            Word::new(Phase::Closed, 5, 77).with_level(3).cycle_id(),
+            cycle
+        );
         assert_ne!(Word::new(Phase::Closed, 0, 78).cycle_id(), cycle);
         assert_ne!(Word::new(Phase::Open, 0, 77).cycle_id(), cycle);
     }
