@@ -47,10 +47,10 @@
 //!   Its success closes the breaker; its failure re-opens it with a fresh timer.
 //!
 //! The whole changing state is one `AtomicU64`, changed only by compare-exchange: no lock, no
-//! allocation after construction, and a closed-state success is one atomic load. A dropped or
-//! cancelled call records nothing (a dropped probe frees its slot), a probe that never reports
-//! is replaced after the [probe deadline](Builder::probe_deadline), and an outcome from an
-//! earlier cycle is discarded. [`guide::state_machine`] has the diagram, the word's layout,
+//! allocation after construction, and a closed-state success reads the word and writes nothing.
+//! A dropped or cancelled call records nothing (a dropped probe frees its slot), a probe that
+//! never reports is replaced after the [probe deadline](Builder::probe_deadline), and an outcome
+//! from an earlier cycle is discarded. [`guide::state_machine`] has the diagram, the word's layout,
 //! every guarantee and the "Cancel safety" rules.
 //!
 //! # Without futures
