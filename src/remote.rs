@@ -272,11 +272,19 @@ impl<C> Remote<'_, C> {
         Snapshot::new(w, &self.breaker.view_of(w, &mut self.breaker.lazy_now()))
     }
 
-    fn apply(&self, to: word::Remote) -> Option<Snapshot> {
+    /// Applies `to` by compare-exchange and reports the change. With `held_for_ms`, the new
+    /// word is a hold whose fleet open period ends that long after its stamp: that is written
+    /// before the hold is installed (so a reader that sees the hold sees its period), and only
+    /// if the transition applies.
+    fn apply(&self, to: word::Remote, held_for_ms: Option<u64>) -> Option<Snapshot> {
         let mut now = self.breaker.lazy_now();
-        let (from, next) = self
-            .breaker
-            .update(|current| word::remote(current, to, &mut || now.get()))?;
+        let (from, next) = self.breaker.update(|current| {
+            let next = word::remote(current, to, &mut || now.get())?;
+            if let Some(ms) = held_for_ms {
+                self.breaker.set_held_until(next.stamp().saturating_add(ms));
+            }
+            Some(next)
+        })?;
         self.breaker.changed(from, next, &mut now);
         Some(Snapshot::new(next, &self.breaker.view_of(next, &mut now)))
     }
@@ -306,17 +314,7 @@ impl<C> Remote<'_, C> {
         let remaining_ms = u64::try_from(remaining.as_millis())
             .unwrap_or(u64::MAX)
             .min(period);
-        let mut now = self.breaker.lazy_now();
-        let (from, next) = self.breaker.update(|current| {
-            let next = word::remote(current, word::Remote::Hold { level }, &mut || now.get())?;
-            // Written before the hold is installed, so a reader that sees the hold sees its
-            // period: it ends `remaining` after the hold's own stamp.
-            self.breaker
-                .set_held_until(next.stamp().saturating_add(remaining_ms));
-            Some(next)
-        })?;
-        self.breaker.changed(from, next, &mut now);
-        Some(Snapshot::new(next, &self.breaker.view_of(next, &mut now)))
+        self.apply(word::Remote::Hold { level }, Some(remaining_ms))
     }
 
     /// This breaker won the fleet's one probe: a held breaker frees its probe slot, so the next
@@ -332,7 +330,7 @@ impl<C> Remote<'_, C> {
     /// assert!(breaker.try_acquire().unwrap().is_probe());
     /// ```
     pub fn grant_probe(&self) -> Option<Snapshot> {
-        self.apply(word::Remote::Grant)
+        self.apply(word::Remote::Grant, None)
     }
 
     /// Takes back a free probe slot: only if the word is still exactly `granted`, it goes back
@@ -358,21 +356,10 @@ impl<C> Remote<'_, C> {
     /// # drop(probe);
     /// ```
     pub fn revoke_probe(&self, granted: &Snapshot) -> bool {
-        let mut now = self.breaker.lazy_now();
-        let revoked = self.breaker.update(|current| {
-            let next = word::remote(current, word::Remote::Revoke(granted.word()), &mut || {
-                now.get()
-            })?;
-            // Only a revoke that applies ends the fleet's open period, and before the hold it
-            // installs (as in `hold`): a failed one leaves a held breaker's time alone.
-            self.breaker.set_held_until(0);
-            Some(next)
-        });
-        let Some((from, next)) = revoked else {
-            return false;
-        };
-        self.breaker.changed(from, next, &mut now);
-        true
+        // The hold it installs has the fleet's open period over; a revoke that does not apply
+        // leaves a held breaker's time alone.
+        self.apply(word::Remote::Revoke(granted.word()), Some(0))
+            .is_some()
     }
 
     /// The fleet closed: an open, held, half-open or probing breaker closes, with no failures
@@ -391,7 +378,7 @@ impl<C> Remote<'_, C> {
     /// # Ok::<(), async_breaker::ConfigError>(())
     /// ```
     pub fn close(&self) -> Option<Snapshot> {
-        self.apply(word::Remote::Close)
+        self.apply(word::Remote::Close, None)
     }
 
     /// The coordinator lost the fleet (its server is down, say): a held breaker becomes a
@@ -411,6 +398,6 @@ impl<C> Remote<'_, C> {
     /// ```
     pub fn release(&self) -> Option<Snapshot> {
         let fleet_open = self.snapshot().remaining() > Duration::ZERO;
-        self.apply(word::Remote::Release { fleet_open })
+        self.apply(word::Remote::Release { fleet_open }, None)
     }
 }
