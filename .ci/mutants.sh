@@ -98,7 +98,7 @@ full() {
     # Each job works in its own copy of the tree. Missed mutants here are not yet a failure.
     local rc=0
     cargo mutants --workspace --test-workspace true --all-features --jobs "${jobs}" \
-        --timeout-multiplier 4 --minimum-test-timeout 120 \
+        --profile mutants --timeout-multiplier 4 --minimum-test-timeout 120 \
         --output target/mutants/full -- -E 'not test(compile_fail)' || rc=$?
     case ${rc} in
         0 | 2 | 3) ;; # 2: missed, 3: timeouts; pass 2 decides
@@ -107,7 +107,7 @@ full() {
     # Pass 2, only what pass 1 did not catch, against `cargo test`: the same tests plus the doc
     # tests and the compile-fail tests. What survives this is a failure.
     run_mutants --workspace --test-workspace true --all-features --jobs "${jobs}" \
-        --test-tool cargo --iterate \
+        --profile mutants --test-tool cargo --iterate \
         --timeout-multiplier 4 --minimum-test-timeout 300 \
         --output target/mutants/full
     echo "full mutants: no survivor in the workspace ($((SECONDS - t0)) s)"

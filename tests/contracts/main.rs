@@ -2,6 +2,7 @@
 //! testing (`.ci/mutants.sh`): one contract per test, named for it. One test binary, so a
 //! mutant relinks it once; a module per part of the API.
 
+mod clock_reads;
 mod errors;
 
 use std::future::Future;
