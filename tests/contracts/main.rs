@@ -4,6 +4,7 @@
 
 mod clock_reads;
 mod errors;
+mod states;
 
 use std::future::Future;
 use std::io;
