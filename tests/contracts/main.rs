@@ -3,7 +3,9 @@
 //! mutant relinks it once; a module per part of the API.
 
 mod clock_reads;
+mod config;
 mod errors;
+mod permits;
 mod states;
 
 use std::future::Future;
