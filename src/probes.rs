@@ -252,6 +252,19 @@ mod tests {
     }
 
     #[test]
+    fn only_joining_starts_a_round() {
+        let r = rounds(2, 1);
+        assert_eq!(r.join(4), Join::Joined);
+        // A success or a leaver of a round nobody joined (the side word still holds round 4)
+        // counts for nothing and leaves round 4's places as they were.
+        assert_eq!(r.succeed(6), Success::Stale);
+        r.leave(6);
+        assert_eq!(r.join(4), Join::Joined);
+        assert_eq!(r.join(4), Join::Full);
+        assert_eq!(r.succeed(4), Success::Close);
+    }
+
+    #[test]
     fn limits() {
         assert!(HalfOpen::probes(MAX_HALF_OPEN_PROBES).is_valid());
         assert!(!HalfOpen::probes(MAX_HALF_OPEN_PROBES + 1).is_valid());

@@ -6,6 +6,7 @@ mod clock_reads;
 mod config;
 mod errors;
 mod permits;
+mod registry;
 mod states;
 
 use std::future::Future;
