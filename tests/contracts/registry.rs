@@ -44,3 +44,48 @@ fn a_monitor_reports_the_breaker_s_own_readings() {
         "built without metrics"
     );
 }
+
+/// `all` lists every breaker and `open`, `half_open` and `closed` those in that state, each in
+/// the order of their names; the debug output maps each name to its state.
+#[test]
+fn a_registry_lists_its_breakers_by_state() {
+    let names = |monitors: Vec<Arc<dyn async_breaker::Monitor>>| -> Vec<String> {
+        monitors.iter().map(|m| m.name().to_owned()).collect()
+    };
+    let clock = ManualClock::new();
+    let make = |name: &'static str, recovery: u64| {
+        Arc::new(
+            CircuitBreaker::builder()
+                .name(name)
+                .failure_threshold(1)
+                .recovery_timeout(Duration::from_secs(recovery))
+                .clock(clock.clone())
+                .build()
+                .unwrap(),
+        )
+    };
+    let (a, b, c, d) = (make("a", 1), make("b", 60), make("c", 60), make("d", 60));
+    let registry = Registry::new();
+    assert!(registry.is_empty());
+    assert_eq!(format!("{registry:?}"), "{}");
+    for breaker in [&d, &c, &b, &a] {
+        registry.register(Arc::clone(breaker)).unwrap();
+    }
+    assert!(registry.all_closed());
+    for opened in [&a, &b] {
+        opened.try_acquire().unwrap().failure();
+    }
+    clock.advance(Duration::from_secs(1));
+
+    assert_eq!(names(registry.all()), ["a", "b", "c", "d"]);
+    assert_eq!(names(registry.half_open()), ["a"]);
+    assert_eq!(names(registry.open()), ["b"]);
+    assert_eq!(names(registry.closed()), ["c", "d"]);
+    assert!(!registry.all_closed());
+    assert_eq!(registry.len(), 4);
+    assert!(!registry.is_empty());
+    assert_eq!(
+        format!("{registry:?}"),
+        r#"{"a": HalfOpen, "b": Open, "c": Closed, "d": Closed}"#
+    );
+}
