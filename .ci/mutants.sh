@@ -110,6 +110,11 @@ full() {
         --profile mutants --test-tool cargo --iterate \
         --timeout-multiplier 4 --minimum-test-timeout 300 \
         --output target/mutants/full
+    # Pass 3, the code compiled only without `std` (excluded from the passes above, where it is
+    # compiled out), against the library's unit tests built without `std`.
+    run_mutants --config .ci/mutants-nostd.toml --package async-breaker --no-default-features \
+        --profile mutants --file src/intern/list.rs --cargo-arg=--lib \
+        --timeout 300 --output target/mutants/nostd
     echo "full mutants: no survivor in the workspace ($((SECONDS - t0)) s)"
 }
 

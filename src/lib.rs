@@ -142,6 +142,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;
+// The unit tests run without the `std` feature too (`.ci/nostd.sh`): the test harness needs std.
+#[cfg(all(test, not(feature = "std")))]
+#[macro_use]
+extern crate std;
 
 mod breaker;
 mod classify;

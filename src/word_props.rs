@@ -5,6 +5,7 @@
 //!
 //! `PROPTEST_CASES` overrides the case count (default [`CASES`]).
 
+use alloc::vec::Vec;
 use proptest::prelude::*;
 
 use crate::word::{
