@@ -236,6 +236,21 @@ fn a_breaker_without_export_registers_nothing() {
     let _ = breaker.call(ok);
     assert!(series(&snapshotter).is_empty());
     assert_eq!(breaker.metrics().unwrap().rejected, 1);
+    let shown = format!("{breaker:?}");
+    assert!(shown.contains("export_metrics: false"), "{shown}");
+}
+
+/// A breaker's debug output says whether it exports, and one that only exports still keeps
+/// its hooks.
+#[test]
+fn debug_output_says_whether_a_breaker_exports() {
+    let (breaker, _snapshotter) = build(on_manual_clock("shown", 1).0);
+    let shown = format!("{breaker:?}");
+    assert!(
+        shown.contains("hooks: Some(Hooks { listener: false, metrics: None"),
+        "{shown}"
+    );
+    assert!(shown.contains("export_metrics: true"), "{shown}");
 }
 
 #[test]
