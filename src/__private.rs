@@ -311,3 +311,19 @@ where
         Poll::Ready(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{span_ok, MAX_RECOVERY_TIMEOUT};
+    use core::time::Duration;
+
+    /// The bounds the attribute's compile-time check enforces on a time span (the
+    /// compile-fail tests show the error; this pins both ends).
+    #[test]
+    fn a_span_is_checked_at_both_ends() {
+        assert!(!span_ok(Duration::ZERO));
+        assert!(span_ok(Duration::from_millis(1)));
+        assert!(span_ok(MAX_RECOVERY_TIMEOUT));
+        assert!(!span_ok(MAX_RECOVERY_TIMEOUT + Duration::from_millis(1)));
+    }
+}

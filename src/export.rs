@@ -83,7 +83,7 @@ const OUTCOMES: [&str; 5] = ["success", "failure", "ignored", "rejected", "disca
 // The handles live in the breaker's boxed hooks; boxing them again would add a pointer chase
 // to every call.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) enum Export {
     /// Not asked for: the default.
     #[default]
@@ -192,12 +192,6 @@ impl Exported {
         self.transitions[index(from)][index(to)].increment(1);
         self.state[index(from)].decrement(1.0);
         self.state[index(to)].increment(1.0);
-    }
-}
-
-impl core::fmt::Debug for Exported {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("Exported")
     }
 }
 

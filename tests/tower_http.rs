@@ -635,4 +635,36 @@ fn futures_and_services_are_send_and_debug() {
         "ResponseFuture { stage: \"running\", .. }"
     );
     assert!(format!("{:?}", CircuitBreakerLayer::new(breaker)).starts_with("CircuitBreakerLayer"));
+    let shown = format!("{service:?}");
+    assert!(
+        shown.starts_with("CircuitBreakerService { inner: ")
+            && shown.contains("breaker: CircuitBreaker {"),
+        "{shown}"
+    );
+}
+
+/// A response future's debug output names its stage: turned away, probing, running, done.
+#[test]
+fn a_response_future_debug_output_names_its_stage() {
+    let stage = |future: &dyn std::fmt::Debug| format!("{future:?}");
+    let clock = ManualClock::new();
+    let breaker = open_breaker(&clock);
+    let mut service = CircuitBreakerService::new(
+        service_fn(|()| async { Ok::<_, Infallible>(()) }),
+        Arc::clone(&breaker),
+    );
+    let rejected = service.call(());
+    assert_eq!(
+        stage(&rejected),
+        "ResponseFuture { stage: \"rejected\", .. }"
+    );
+    assert!(block_on(rejected).unwrap_err().is_open());
+
+    clock.advance(RECOVERY);
+    let mut probe = Box::pin(service.call(()));
+    assert_eq!(stage(&probe), "ResponseFuture { stage: \"probing\", .. }");
+    let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+    assert!(probe.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(stage(&probe), "ResponseFuture { stage: \"done\", .. }");
+    assert!(breaker.is_closed());
 }
