@@ -55,6 +55,23 @@ fn the_longest_window_is_1024_calls() {
     assert_eq!(err.field(), "failure_rate");
 }
 
+/// A time window may span the breaker's whole time range, `MAX_RECOVERY_TIMEOUT`, and no more.
+#[test]
+fn the_longest_time_window_is_the_breaker_s_time_range() {
+    // 2^42 - 1 ms splits into 3 whole-millisecond buckets, and so does 3 ms more.
+    let longest = FailureRate::last(MAX_RECOVERY_TIMEOUT, 3, 1, 50);
+    assert!(CircuitBreaker::builder()
+        .failure_rate(longest)
+        .build()
+        .is_ok());
+    let longer = FailureRate::last(MAX_RECOVERY_TIMEOUT + Duration::from_millis(3), 3, 1, 50);
+    let err = CircuitBreaker::builder()
+        .failure_rate(longer)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "failure_rate");
+}
+
 /// `N - 1` calls are under the minimum of `N`, however many failed; the `N`th is judged.
 #[test]
 fn a_full_window_is_judged_at_the_nth_call_not_before() {
