@@ -9,10 +9,12 @@
 #                                   # a step of .ci/run
 #   bash .ci/mutants.sh quick all   # all four quarters, about 20 minutes on 2 cores
 #   MUTANTS_SHARD=2 bash .ci/mutants.sh quick   # one given quarter (0-3)
-#   bash .ci/mutants.sh             # every mutant of the workspace against the whole test suite,
-#                                   # doc tests and compile-fail tests included: before a
-#                                   # release; about 10-15 hours on 2 cores (some 1 300 mutants,
-#                                   # 40-70 s each for the viable ones)
+#   bash .ci/mutants.sh             # every mutant of the workspace (about 1 650) against the
+#                                   # tests of its package, doc tests and compile-fail tests
+#                                   # included, then the code compiled only without `std`:
+#                                   # before a release; about 5-6 hours on 2 cores (core
+#                                   # mutants take 5-10 s each, fleet mutants 25-40 s, a hang
+#                                   # its timeout)
 #
 # Either mode fails when a mutant is MISSED: the code changed and every test still passed. A
 # TIMEOUT (the tests hung or ran past the limit under the mutant) counts as caught, because the
@@ -23,11 +25,12 @@
 # The quick mode mutates the checkout in place (no copy of the tree or of target/, so it reuses
 # the build `cargo test` has already made) and puts every file back after each mutant. Run it on
 # a clean tree: it refuses to start when the files it mutates have uncommitted changes. Results:
-# target/mutants/quick-core, target/mutants/quick-fleet, target/mutants/full (mutants.out/).
+# target/mutants/quick-core, target/mutants/quick-fleet; target/mutants/{core,macros,fleet,nostd}
+# (mutants.out/) for the full run, which works in a copy of the tree.
 #
-# Environment: MUTANTS_JOBS (full mode, default 2) builds and tests that many mutants at once,
-# each in its own copy of the tree; PROPTEST_CASES (quick mode, default 256) sizes the property
-# tests of the word.
+# Environment: MUTANTS_JOBS (full mode, default 1) builds and tests that many mutants at once,
+# each in its own copy of the tree (worth it with more than 2 cores); PROPTEST_CASES (quick mode,
+# default 256) sizes the property tests of the word.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,31 +90,42 @@ quick() {
     echo "quick mutants: no survivor in ${paths[*]} ($((SECONDS - t0)) s)"
 }
 
+# One package's mutants (`$1`, a name for its results) in two passes. Pass 1 runs the tests
+# through nextest: fast, but no doc tests, and without the attribute macro's compile-fail tests
+# (a couple of minutes each time they run). Pass 2 retests only what pass 1 did not catch with
+# `cargo test`: the same tests plus the doc tests and the compile-fail tests. What survives pass
+# 2 fails the run. The remaining arguments choose the package and the tests.
+campaign() {
+    local name=$1
+    shift
+    local out="target/mutants/${name}"
+    local rc=0
+    cargo mutants "$@" --all-features --jobs "${MUTANTS_JOBS:-1}" --profile mutants \
+        --timeout-multiplier 4 --minimum-test-timeout 120 \
+        --output "${out}" -- -E 'not test(compile_fail)' || rc=$?
+    case ${rc} in
+        0 | 3) return 0 ;;
+        2) ;; # missed: pass 2 decides
+        *) return "${rc}" ;;
+    esac
+    run_mutants "$@" --all-features --jobs "${MUTANTS_JOBS:-1}" --profile mutants \
+        --test-tool cargo --iterate --timeout-multiplier 4 --minimum-test-timeout 300 \
+        --output "${out}"
+}
+
 full() {
-    local jobs="${MUTANTS_JOBS:-2}"
     mkdir -p target/mutants
     local t0=$SECONDS
     # The fleet crate's tests start their own redis-server.
     bash .ci/fleet.sh install
-    # Pass 1, every mutant against every test of the workspace through nextest (fast, but no doc
-    # tests, and without the compile-fail tests of the attribute macro, two minutes per run).
-    # Each job works in its own copy of the tree. Missed mutants here are not yet a failure.
-    local rc=0
-    cargo mutants --workspace --test-workspace true --all-features --jobs "${jobs}" \
-        --profile mutants --timeout-multiplier 4 --minimum-test-timeout 120 \
-        --output target/mutants/full -- -E 'not test(compile_fail)' || rc=$?
-    case ${rc} in
-        0 | 2 | 3) ;; # 2: missed, 3: timeouts; pass 2 decides
-        *) return "${rc}" ;;
-    esac
-    # Pass 2, only what pass 1 did not catch, against `cargo test`: the same tests plus the doc
-    # tests and the compile-fail tests. What survives this is a failure.
-    run_mutants --workspace --test-workspace true --all-features --jobs "${jobs}" \
-        --profile mutants --test-tool cargo --iterate \
-        --timeout-multiplier 4 --minimum-test-timeout 300 \
-        --output target/mutants/full
-    # Pass 3, the code compiled only without `std` (excluded from the passes above, where it is
-    # compiled out), against the library's unit tests built without `std`.
+    # Each package's mutants against its own tests; the attribute macro's against the core's
+    # tests of it too (tests/macros.rs, tests/ui).
+    campaign core --package async-breaker
+    campaign macros --package async-breaker-macros \
+        --test-package async-breaker-macros,async-breaker
+    campaign fleet --package async-breaker-fleet
+    # The code compiled only without `std` (excluded above, where it is compiled out), against
+    # the library's unit tests built without `std`.
     run_mutants --config .ci/mutants-nostd.toml --package async-breaker --no-default-features \
         --profile mutants --file src/intern/list.rs --cargo-arg=--lib \
         --timeout 300 --output target/mutants/nostd
