@@ -281,6 +281,20 @@ fn policies_and_configs_read_on_their_own() {
 
     let backoff: Backoff = toml::from_str(r#"max = "1h""#).unwrap();
     assert_eq!(backoff, Backoff::exponential(Duration::from_secs(3600)));
+    let backoff: Backoff = toml::from_str("max = \"1h\"\njitter = false").unwrap();
+    assert_eq!(backoff, Backoff::exponential(Duration::from_secs(3600)));
+    let backoff: Backoff = toml::from_str("max = \"1h\"\njitter = true").unwrap();
+    assert_eq!(
+        backoff,
+        Backoff::exponential(Duration::from_secs(3600)).with_jitter()
+    );
+    let err = serde_json::from_str::<Backoff>(r#"{ "max": "1h", "jitter": "yes" }"#).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "invalid type: string \"yes\", expected true or false for key `backoff.jitter`"
+        ),
+        "{err}"
+    );
 
     let rate: FailureRate =
         serde_norway::from_str("{ last_calls: 8, min_calls: 4, percent: 75 }").unwrap();
@@ -301,6 +315,28 @@ fn policies_and_configs_read_on_their_own() {
             .starts_with("key `recovery_timeout`: malformed duration \"1.5s\": no fractions"),
         "{err}"
     );
+}
+
+/// A table of breakers answers by name, counts them, and builds them.
+#[test]
+fn a_table_of_breakers_answers_by_name() {
+    let breakers: Breakers =
+        serde_json::from_str(r#"{ "db": { "failure_threshold": 2 }, "cache": {} }"#).unwrap();
+    assert_eq!(breakers.get("db").unwrap().get_failure_threshold(), 2);
+    assert_eq!(breakers.get("cache").unwrap().get_failure_threshold(), 5);
+    assert!(breakers.get("queue").is_none());
+    assert_eq!(breakers.len(), 2);
+    assert!(!breakers.is_empty());
+    let none = Breakers::default();
+    assert_eq!(none.len(), 0);
+    assert!(none.is_empty());
+
+    // `build` makes a registry of them, named by their keys.
+    let registry = breakers.build().unwrap();
+    assert_eq!(registry.len(), 2);
+    let db = registry.get_breaker::<AnyError>("db").unwrap();
+    assert_eq!((db.name(), db.failure_threshold()), ("db", 2));
+    assert_eq!(registry.get("cache").unwrap().name(), "cache");
 }
 
 #[test]
