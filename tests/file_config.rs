@@ -337,6 +337,14 @@ fn a_table_of_breakers_answers_by_name() {
     let db = registry.get_breaker::<AnyError>("db").unwrap();
     assert_eq!((db.name(), db.failure_threshold()), ("db", 2));
     assert_eq!(registry.get("cache").unwrap().name(), "cache");
+
+    // Anything but a table is refused, saying what was expected.
+    let err = serde_json::from_str::<Breakers>("[1, 2]").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid type: sequence, expected a table of circuit breakers by name"),
+        "{err}"
+    );
 }
 
 #[test]
