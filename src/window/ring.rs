@@ -365,4 +365,34 @@ mod tests {
         }
         assert_eq!(Head::fresh(0).encode(), 0);
     }
+
+    /// A writer of an ended cycle, paused before it published its outcome, cannot write into
+    /// the next cycle's slots: each cycle's empty mark is its own.
+    #[test]
+    fn a_late_publish_of_an_ended_cycle_lands_nowhere() {
+        let ring = Ring::new(6);
+        let current = || true;
+        for cycle in [1, 2] {
+            assert_eq!(ring.record(cycle, true, &current).calls, 1);
+            assert_eq!(ring.record(cycle, false, &current).calls, 2);
+        }
+        // Cycle 2 holds outcomes 0 and 1 (1 still only in the head); cycle 1's outcome 1 and
+        // every later one never reached a slot.
+        for seq in 1..8 {
+            ring.publish(1, seq, true, false);
+        }
+        assert_eq!(ring.slots[0].load(Ordering::Acquire), filled(2, 0, true));
+        for slot in &ring.slots[1..] {
+            assert_eq!(slot.load(Ordering::Acquire), empty(2));
+        }
+        // Cycle 2 goes on as if nothing happened: its outcomes land, the oldest leave.
+        for _ in 0..6 {
+            ring.record(2, false, &current);
+        }
+        assert_eq!(
+            ring.tally(2),
+            Tally { calls: 6, hits: 0 },
+            "outcomes 0 (a hit) and 1 left"
+        );
+    }
 }
