@@ -27,6 +27,12 @@ fn zero_timeout() -> Result<(), E> {
     Ok(())
 }
 
+// Half a millisecond past the breaker's time range (2^42 - 1 ms).
+#[circuit(recovery_timeout = 4398046511.1035)]
+fn too_long_timeout() -> Result<(), E> {
+    Ok(())
+}
+
 #[circuit(recovery_timeout = -1)]
 fn negative_timeout() -> Result<(), E> {
     Ok(())

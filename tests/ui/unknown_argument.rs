@@ -22,6 +22,11 @@ fn python_cls() -> Result<(), E> {
     Ok(())
 }
 
+#[circuit(fallback_function = E)]
+fn python_fallback() -> Result<(), E> {
+    Ok(())
+}
+
 #[circuit(timeout = 3)]
 fn unrelated() -> Result<(), E> {
     Ok(())
