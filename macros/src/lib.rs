@@ -818,3 +818,76 @@ fn expand(args: &Args, mut item: ItemFn) -> syn::Result<TokenStream2> {
         #accessor
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{distance, kind, unknown, Args};
+    use proc_macro2::Span;
+    use syn::{Ident, Lit};
+
+    /// The edit distance behind "did you mean": insertions, deletions and substitutions.
+    #[test]
+    fn distance_counts_single_character_edits() {
+        for (a, b, edits) in [
+            ("", "", 0),
+            ("name", "name", 0),
+            ("", "abc", 3),
+            ("abc", "", 3),
+            ("failure_treshold", "failure_threshold", 1),
+            ("kitten", "sitting", 3),
+            ("flaw", "lawn", 2),
+            ("accesor", "accessor", 1),
+            ("presets", "preset", 1),
+        ] {
+            assert_eq!(distance(a, b), edits, "{a:?} -> {b:?}");
+            assert_eq!(distance(b, a), edits, "{b:?} -> {a:?}");
+        }
+    }
+
+    /// A literal of the wrong kind is named in the error.
+    #[test]
+    fn every_literal_kind_is_named() {
+        for (source, named) in [
+            ("\"x\"", "a string"),
+            ("b\"x\"", "a byte string"),
+            ("c\"x\"", "a C string"),
+            ("b'x'", "a byte"),
+            ("'x'", "a character"),
+            ("7", "an integer"),
+            ("7.5", "a float"),
+            ("true", "a boolean"),
+        ] {
+            let lit: Lit = syn::parse_str(source).unwrap();
+            assert_eq!(kind(&lit), named, "{source}");
+        }
+    }
+
+    /// An unknown argument's error suggests the Python original's counterpart, or a known
+    /// argument within three edits, or nothing.
+    #[test]
+    fn an_unknown_argument_gets_a_hint_when_one_fits() {
+        let message = |key: &str| unknown(&Ident::new(key, Span::call_site())).to_string();
+        for (key, hint) in [
+            ("expected_exception", "; did you mean `failure_on = [ErrorType, ..]` for error types, `failure_if = predicate` for a predicate?"),
+            ("cls", "; did you mean `preset = CONST_CONFIG`?"),
+            ("fallback_function", "; did you mean `fallback = function`?"),
+            ("failure_treshold", "; did you mean `failure_threshold`?"),
+            ("nmae", "; did you mean `name`?"),
+            ("timeout", ""),
+        ] {
+            assert!(
+                message(key).starts_with(&format!("unknown argument `{key}`{hint}\nthe arguments are: ")),
+                "{key}: {}",
+                message(key)
+            );
+        }
+    }
+
+    /// A breaker's name may be any string but the empty one.
+    #[test]
+    fn an_empty_name_is_refused() {
+        let error = syn::parse_str::<Args>(r#"name = """#).err().unwrap();
+        assert_eq!(error.to_string(), "`name` must not be empty");
+        assert!(syn::parse_str::<Args>(r#"name = "payments""#).is_ok());
+    }
+}
