@@ -201,6 +201,23 @@ fn a_breaker_registered_under_the_name_first_is_used_so_tests_can_drive_time() {
     assert!(std::ptr::eq(&*registered, recovering_breaker()));
 }
 
+// The longest literal: the breaker's whole time range, 2^42 - 1 ms.
+#[circuit(recovery_timeout = 4398046511.103)]
+fn longest_timeout() -> Result<(), ApiError> {
+    Ok(())
+}
+
+#[test]
+fn a_literal_may_span_the_breaker_s_whole_time_range() {
+    let timeout = longest_timeout_breaker().recovery_timeout();
+    assert!(
+        timeout <= async_breaker::MAX_RECOVERY_TIMEOUT
+            && timeout > async_breaker::MAX_RECOVERY_TIMEOUT - Duration::from_millis(1),
+        "{timeout:?}"
+    );
+    assert!(longest_timeout().is_ok());
+}
+
 #[circuit(failure_threshold = 1, recovery_timeout = 0.001)]
 fn tiny_timeout(ok: bool) -> Result<(), ApiError> {
     if ok {
