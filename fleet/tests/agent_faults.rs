@@ -4,13 +4,14 @@
 
 mod agent_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agent_support::proxy::Proxy;
 use agent_support::{
     admits, builder, fail, redis, replicas, server, test_replicas, wait_until, Replica,
 };
 use async_breaker::remote::Phase;
+use async_breaker::Permit;
 
 #[test]
 fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
@@ -89,20 +90,10 @@ fn a_lease_holder_that_stops_renewing_loses_the_lease_to_another_replica() {
     let lease = Duration::from_secs(3);
     let replicas = test_replicas(&url, "lease", 2, lease, 2, Duration::from_millis(300));
 
-    fail(&replicas[0].breaker, 2);
-    let won = |r: &Replica| r.fleet.stats().probes_won;
-    wait_until("one replica wins the lease", || {
-        replicas.iter().map(won).sum::<u64>() == 1
-    });
-    let h = usize::from(won(&replicas[1]) == 1);
-    let (holder, other) = (&replicas[h], &replicas[1 - h]);
-
     // The holder claims its probe, then its agent dies (no renewal, no result) while the
     // probe is still in flight.
-    let probe = holder
-        .breaker
-        .try_acquire()
-        .expect("the holder admits the probe");
+    let (h, probe) = probe_in_flight(&replicas);
+    let (holder, other) = (&replicas[h], &replicas[1 - h]);
     holder.fleet.shutdown();
     assert!(
         !admits(&other.breaker),
@@ -142,17 +133,8 @@ fn a_probe_whose_lease_was_lost_does_not_reopen_the_fleet() {
         2,
         Duration::from_millis(300),
     );
-    let won = |r: &Replica| r.fleet.stats().probes_won;
-    fail(&replicas[0].breaker, 2);
-    wait_until("one replica wins the lease", || {
-        replicas.iter().map(won).sum::<u64>() == 1
-    });
-    let h = usize::from(won(&replicas[1]) == 1);
+    let (h, late) = probe_in_flight(&replicas);
     let (holder, other) = (&replicas[h], &replicas[1 - h]);
-    let late = holder
-        .breaker
-        .try_acquire()
-        .expect("the holder admits the probe");
 
     // The lease vanishes (as if the holder had hung past it): the other replica takes over
     // and its probe closes the fleet.
@@ -245,4 +227,67 @@ fn a_partitioned_replica_follows_a_fleet_that_closed_meanwhile() {
         a.fleet.stats().trips_published + b.fleet.stats().trips_published,
         1
     );
+}
+
+#[test]
+fn a_probe_running_longer_than_the_lease_keeps_it_and_no_other_replica_probes() {
+    let server = server();
+    let url = server.url();
+    // A live holder renews its lease while its probe runs: the probe below runs for two whole
+    // leases, and the lease must outlive it. A generous operation timeout, so that a slow
+    // renewal on a loaded machine is still a renewal (not a disconnection).
+    let lease = Duration::from_secs(3);
+    let timeout = Duration::from_millis(900);
+    let builders = (0..2)
+        .map(|i| builder(&url, "long", &format!("r{i}"), lease).timeout(timeout))
+        .collect();
+    let replicas = replicas(builders, 2, Duration::from_millis(300));
+    let (h, probe) = probe_in_flight(&replicas);
+    let other = &replicas[1 - h];
+    let lease_key = || -> Option<String> {
+        redis(&url, |c| redis::cmd("GET").arg("long:{dep}:lease").query(c))
+    };
+    let token = lease_key().expect("the holder's lease is on the server");
+    assert!(token.ends_with(&format!(":r{h}")), "{token}");
+
+    // The probe is in flight for two leases: throughout, the lease stays the holder's and the
+    // other replica neither wins it nor admits a call.
+    let claimed = Instant::now();
+    while claimed.elapsed() < lease * 2 {
+        assert_eq!(
+            lease_key().as_deref(),
+            Some(token.as_str()),
+            "the live holder's lease expired while its probe ran"
+        );
+        assert_eq!(won(other), 0, "another replica won the lease mid-probe");
+        assert!(!admits(&other.breaker), "another replica admitted a call");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // The long probe's outcome still counts: it closes every replica.
+    probe.success();
+    wait_until("every replica closes", || {
+        replicas.iter().all(|r| r.breaker.is_closed())
+    });
+    assert_eq!(replicas.iter().map(won).sum::<u64>(), 1);
+}
+
+/// Leases won so far by one replica.
+fn won(replica: &Replica) -> u64 {
+    replica.fleet.stats().probes_won
+}
+
+/// Trips replica 0 (two failures), waits until one of the two replicas wins the probe lease,
+/// and claims the probe there: returns the holder's index and its probe, in flight.
+fn probe_in_flight(replicas: &[Replica]) -> (usize, Permit<'_>) {
+    fail(&replicas[0].breaker, 2);
+    wait_until("one replica wins the lease", || {
+        replicas.iter().map(won).sum::<u64>() == 1
+    });
+    let h = usize::from(won(&replicas[1]) == 1);
+    let probe = replicas[h]
+        .breaker
+        .try_acquire()
+        .expect("the holder admits the probe");
+    (h, probe)
 }
