@@ -1,12 +1,13 @@
 //! One breaker on three replicas (three fleets in one process, each with its own connections):
 //! a trip opens everyone, one replica wins the probe lease, and its outcome closes or re-opens
-//! every replica.
+//! every replica. Detaching or shutting down hands a breaker back to local control.
 
 mod agent_support;
 
 use std::time::Duration;
 
-use agent_support::{admits, fail, server, test_replicas, wait_until};
+use agent_support::{admits, fail, redis, server, test_replicas, wait_until};
+use async_breaker::remote::Phase;
 use async_breaker::CircuitBreaker;
 use async_breaker_fleet::Fleet;
 
@@ -99,6 +100,78 @@ fn trip_then_one_probe_then_close_or_reopen_everyone() {
     });
     let won: u64 = fleets.iter().map(|f| f.stats().probes_won).sum();
     assert_eq!(won, 3, "one lease per round");
+}
+
+#[test]
+fn a_detached_breaker_leaves_the_fleets_hold_for_its_own_timer() {
+    let server = server();
+    // An open period far longer than the test: the fleet stays open throughout.
+    let recovery = Duration::from_secs(60);
+    let mut replicas = test_replicas(
+        &server.url(),
+        "detach",
+        2,
+        Duration::from_secs(10),
+        2,
+        recovery,
+    );
+    fail(&replicas[0].breaker, 2);
+    let held = &replicas[1].breaker;
+    wait_until("replica 1 is held by the fleet", || {
+        held.remote().snapshot().phase() == Phase::Held
+    });
+
+    // Detached, replica 1 is a plain local breaker again: open on its own timer, still
+    // rejecting, no longer held by the fleet.
+    let detached = replicas.pop().expect("replica 1");
+    drop(detached.attachment);
+    wait_until("the detached breaker opens on its own timer", || {
+        detached.breaker.remote().snapshot().phase() == Phase::Open
+    });
+    assert!(!admits(&detached.breaker));
+    assert!(detached.breaker.is_open());
+}
+
+#[test]
+fn shutting_down_hands_an_unclaimed_grant_back_to_the_fleet() {
+    let server = server();
+    let url = server.url();
+    // A long lease: only a grant handed back (not one running out) lets the other replica probe.
+    let replicas = test_replicas(
+        &url,
+        "handback",
+        2,
+        Duration::from_secs(10),
+        2,
+        Duration::from_millis(300),
+    );
+    let fleets: Vec<&Fleet> = replicas.iter().map(|r| &r.fleet).collect();
+    let before = won(&fleets);
+    fail(&replicas[0].breaker, 2);
+    let winner = wait_for_one_winner(&fleets, &before);
+    let lease = || -> Option<String> {
+        redis(&url, |c| {
+            redis::cmd("GET").arg("handback:{dep}:lease").query(c)
+        })
+    };
+    let token = lease().expect("the winner holds the lease");
+    assert!(token.ends_with(&format!(":r{winner}")), "{token}");
+
+    // The winner shuts down before anyone claimed its probe: by the time shutdown returns,
+    // its lease is back with the fleet (the other replica may already hold a new one), and the
+    // other replica wins it and probes.
+    fleets[winner].shutdown();
+    assert_ne!(lease(), Some(token), "the lease outlived the shutdown");
+    let other = &replicas[1 - winner];
+    wait_until("the other replica wins the lease", || {
+        other.fleet.stats().probes_won == 1
+    });
+    other
+        .breaker
+        .try_acquire()
+        .expect("the new holder admits its probe")
+        .success();
+    wait_until("the other replica closes", || other.breaker.is_closed());
 }
 
 /// Waits until one more lease has been won across the fleets, and returns the replica that won it.
