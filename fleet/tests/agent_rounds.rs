@@ -1,15 +1,19 @@
 //! One breaker on three replicas (three fleets in one process, each with its own connections):
 //! a trip opens everyone, one replica wins the probe lease, and its outcome closes or re-opens
-//! every replica. Detaching or shutting down hands a breaker back to local control.
+//! every replica; one fleet keeps several breakers in step. Detaching or shutting down hands a
+//! breaker back to local control.
 
 mod agent_support;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use agent_support::{admits, fail, redis, server, test_replicas, wait_until};
+use agent_support::{
+    admits, attach, breaker, connected, fail, fleet, redis, server, test_replicas, wait_until,
+};
 use async_breaker::remote::Phase;
 use async_breaker::CircuitBreaker;
-use async_breaker_fleet::Fleet;
+use async_breaker_fleet::{Attachment, Fleet};
 
 #[test]
 fn trip_then_one_probe_then_close_or_reopen_everyone() {
@@ -172,6 +176,48 @@ fn shutting_down_hands_an_unclaimed_grant_back_to_the_fleet() {
         .expect("the new holder admits its probe")
         .success();
     wait_until("the other replica closes", || other.breaker.is_closed());
+}
+
+#[test]
+fn one_fleet_keeps_every_attached_breaker_in_step() {
+    let server = server();
+    let url = server.url();
+    let names = ["alpha", "beta", "gamma"];
+    let fleets: Vec<Fleet> = (0..2)
+        .map(|i| {
+            let f = fleet(&url, "several", &format!("r{i}"), Duration::from_secs(10));
+            connected(&f);
+            f
+        })
+        .collect();
+    // Long open periods: every breaker stays open for the whole test once tripped.
+    let breakers: Vec<Vec<Arc<CircuitBreaker>>> = fleets
+        .iter()
+        .map(|_| {
+            names
+                .iter()
+                .map(|name| breaker(name, 2, Duration::from_secs(60)))
+                .collect()
+        })
+        .collect();
+    let _attachments: Vec<Attachment> = fleets
+        .iter()
+        .zip(&breakers)
+        .flat_map(|(f, bs)| bs.iter().map(move |b| attach(f, b)))
+        .collect();
+
+    // Replica 0's breakers trip one after the other: each time replica 1's breaker of that
+    // name follows, and the ones not tripped yet still admit calls.
+    for (i, name) in names.iter().enumerate() {
+        fail(&breakers[0][i], 2);
+        wait_until(&format!("replica 1's {name} is held"), || {
+            !admits(&breakers[1][i])
+        });
+        for later in &breakers[1][i + 1..] {
+            assert!(admits(later), "{} followed {name}'s trip", later.name());
+        }
+    }
+    assert_eq!(fleets[0].stats().trips_published, 3);
 }
 
 /// Waits until one more lease has been won across the fleets, and returns the replica that won it.
