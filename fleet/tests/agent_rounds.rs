@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use agent_support::{
     admits, attach, breaker, connected, fail, fleet, redis, server, test_replicas, wait_until,
+    Replica,
 };
 use async_breaker::remote::Phase;
 use async_breaker::CircuitBreaker;
@@ -107,33 +108,45 @@ fn trip_then_one_probe_then_close_or_reopen_everyone() {
 }
 
 #[test]
-fn a_detached_breaker_leaves_the_fleets_hold_for_its_own_timer() {
+fn a_detached_or_dropped_breaker_leaves_the_fleets_hold_for_its_own_timer() {
     let server = server();
     // An open period far longer than the test: the fleet stays open throughout.
     let recovery = Duration::from_secs(60);
     let mut replicas = test_replicas(
         &server.url(),
         "detach",
-        2,
+        3,
         Duration::from_secs(10),
         2,
         recovery,
     );
     fail(&replicas[0].breaker, 2);
-    let held = &replicas[1].breaker;
-    wait_until("replica 1 is held by the fleet", || {
-        held.remote().snapshot().phase() == Phase::Held
+    wait_until("replicas 1 and 2 are held by the fleet", || {
+        replicas[1..]
+            .iter()
+            .all(|r| r.breaker.remote().snapshot().phase() == Phase::Held)
     });
+    let own_timer = |b: &CircuitBreaker| {
+        b.remote().snapshot().phase() == Phase::Open && b.is_open() && !admits(b)
+    };
 
-    // Detached, replica 1 is a plain local breaker again: open on its own timer, still
-    // rejecting, no longer held by the fleet.
+    // Replica 2's whole fleet is dropped: that shuts it down, and by the time the drop returns
+    // its breaker is a plain local breaker again, open on its own timer.
+    let Replica {
+        attachment,
+        breaker: dropped,
+        fleet,
+    } = replicas.pop().expect("replica 2");
+    drop(fleet);
+    assert!(own_timer(&dropped), "{:?}", dropped.remote().snapshot());
+    drop(attachment);
+
+    // Replica 1 drops its attachment only: the same, once its agent has seen the detach.
     let detached = replicas.pop().expect("replica 1");
     drop(detached.attachment);
     wait_until("the detached breaker opens on its own timer", || {
-        detached.breaker.remote().snapshot().phase() == Phase::Open
+        own_timer(&detached.breaker)
     });
-    assert!(!admits(&detached.breaker));
-    assert!(detached.breaker.is_open());
 }
 
 #[test]
