@@ -291,3 +291,57 @@ fn probe_in_flight(replicas: &[Replica]) -> (usize, Permit<'_>) {
         .expect("the holder admits the probe");
     (h, probe)
 }
+
+/// Cut off from the server, each of a replica's two connections (commands, channel) retries
+/// after 20 ms, then twice as long each time up to `max_reconnect_backoff`; healed, both come
+/// back and stay: a quiet channel is not a lost connection.
+#[test]
+fn a_cut_off_replica_retries_with_back_off_and_keeps_its_connections_once_healed() {
+    let server = server();
+    let proxy = Proxy::start(server.port());
+    // Generous operation timeouts: no operation times out on a loaded machine, so every
+    // connection the proxy sees below is a reconnection attempt.
+    let cap = Duration::from_millis(200);
+    let r = replicas(
+        vec![builder(&proxy.url(), "retry", "a", Duration::from_secs(10))
+            .timeout(Duration::from_secs(2))
+            .max_reconnect_backoff(cap)],
+        2,
+        Duration::from_millis(300),
+    );
+    let fleet = &r[0].fleet;
+    proxy.cut(true);
+    wait_until("the replica degrades", || {
+        let s = fleet.stats();
+        !s.connected && !s.subscribed
+    });
+
+    // The proxy accepts every attempt and drops it before any reply, so none succeeds. In any
+    // window, each connection makes at most 4 attempts sooner than `cap` after the previous
+    // one (after 20, 40, 80 and 160 ms), the others `cap` apart, plus one at each end.
+    let start = Instant::now();
+    let before = proxy.accepted();
+    wait_until("thirty reconnection attempts", || {
+        proxy.accepted() >= before + 30
+    });
+    let (attempts, elapsed) = (proxy.accepted() - before, start.elapsed());
+    let bound = 2 * (u64::try_from(elapsed.as_millis() / cap.as_millis()).expect("short") + 6);
+    assert!(
+        attempts <= bound,
+        "{attempts} connection attempts in {elapsed:?} (at most {bound})"
+    );
+
+    proxy.cut(false);
+    wait_until("the replica reconnects and resubscribes", || {
+        let s = fleet.stats();
+        s.connected && s.subscribed
+    });
+    // Ten reconcile reads later (ten reconcile intervals of quiet channel), no new connection.
+    let connections = proxy.accepted();
+    let scripts = fleet.stats().scripts_run;
+    wait_until("ten more reconcile reads", || {
+        fleet.stats().scripts_run >= scripts + 10
+    });
+    assert_eq!(proxy.accepted(), connections, "a connection was remade");
+    assert!(fleet.stats().subscribed);
+}
