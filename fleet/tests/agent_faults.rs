@@ -1,17 +1,21 @@
 //! The server is never a single point of failure: killed, the replicas are plain local
 //! breakers (no call waits on it); restarted empty, the state reconciles; and a replica that
-//! stops renewing its probe lease loses it to another replica.
+//! stops renewing its probe lease loses it to another replica, while a live one keeps it and a
+//! late outcome follows whatever the fleet did meanwhile. Cut off, a replica retries with
+//! back-off.
 
 mod agent_support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_support::proxy::Proxy;
 use agent_support::{
-    admits, builder, fail, redis, replicas, server, test_replicas, wait_until, Replica,
+    admits, attach, builder, connected, fail, redis, replicas, server, test_replicas, wait_until,
+    Replica,
 };
 use async_breaker::remote::Phase;
-use async_breaker::Permit;
+use async_breaker::{CircuitBreaker, OwnedPermit, Permit};
 
 #[test]
 fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
@@ -253,6 +257,7 @@ fn a_probe_running_longer_than_the_lease_keeps_it_and_no_other_replica_probes() 
     // The probe is in flight for two leases: throughout, the lease stays the holder's and the
     // other replica neither wins it nor admits a call.
     let claimed = Instant::now();
+    let other_scripts = other.fleet.stats().scripts_run;
     while claimed.elapsed() < lease * 2 {
         assert_eq!(
             lease_key().as_deref(),
@@ -263,6 +268,17 @@ fn a_probe_running_longer_than_the_lease_keeps_it_and_no_other_replica_probes() 
         assert!(!admits(&other.breaker), "another replica admitted a call");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Meanwhile the waiting replica talked to the server only to read the state back, once
+    // per reconcile interval (100 ms here): no acquisition attempts while the lease is taken.
+    let (reads, elapsed) = (
+        other.fleet.stats().scripts_run - other_scripts,
+        claimed.elapsed(),
+    );
+    let bound = u64::try_from(elapsed.as_millis() / 100).expect("short") + 3;
+    assert!(
+        reads <= bound,
+        "{reads} scripts in {elapsed:?} from the waiting replica (at most {bound})"
+    );
 
     // The long probe's outcome still counts: it closes every replica.
     probe.success();
@@ -344,4 +360,125 @@ fn a_cut_off_replica_retries_with_back_off_and_keeps_its_connections_once_healed
     });
     assert_eq!(proxy.accepted(), connections, "a connection was remade");
     assert!(fleet.stats().subscribed);
+}
+
+/// A replica holding the probe lease, its probe in flight (an owned permit), reading the fleet
+/// state back only once a minute.
+fn holder_with_probe_in_flight(url: &str, namespace: &str) -> (Replica, OwnedPermit) {
+    let fleet = builder(url, namespace, "late", Duration::from_secs(30))
+        .reconcile_interval(Duration::from_secs(60))
+        .build()
+        .expect("valid fleet settings");
+    connected(&fleet);
+    let breaker = Arc::new(
+        CircuitBreaker::builder()
+            .name("dep")
+            .failure_threshold(2)
+            .recovery_timeout(Duration::from_millis(300))
+            .probe_deadline(Duration::from_secs(300))
+            .build()
+            .expect("valid breaker"),
+    );
+    let attachment = attach(&fleet, &breaker);
+    fail(&breaker, 2);
+    wait_until("the replica wins the lease", || {
+        fleet.stats().probes_won == 1
+    });
+    let probe = breaker
+        .try_acquire_owned()
+        .expect("the holder admits the probe");
+    let replica = Replica {
+        attachment,
+        breaker,
+        fleet,
+    };
+    (replica, probe)
+}
+
+/// Plays another replica that took the lease over after it ran out and finished its round,
+/// leaving the state hash with `fields` (and an open period of `open_for`), whose message was
+/// lost: the keys are written without publishing anything.
+fn fleet_moved_on_silently(
+    url: &str,
+    namespace: &str,
+    fields: &[(&str, &str)],
+    open_for: Option<Duration>,
+) {
+    let state = format!("{namespace}:{{dep}}:state");
+    let mut moved = redis::pipe();
+    moved
+        .atomic()
+        .del(format!("{namespace}:{{dep}}:lease"))
+        .ignore()
+        .hincr(&state, "gen", 2)
+        .ignore();
+    for (field, value) in fields {
+        moved.hset(&state, *field, *value).ignore();
+    }
+    if let Some(period) = open_for {
+        moved
+            .cmd("SET")
+            .arg(format!("{namespace}:{{dep}}:open"))
+            .arg("1")
+            .arg("PX")
+            .arg(u64::try_from(period.as_millis()).expect("short"))
+            .ignore();
+    }
+    let () = redis(url, |c| moved.query(c));
+}
+
+fn fleet_state(url: &str, namespace: &str) -> String {
+    redis(url, |c| {
+        redis::cmd("HGET")
+            .arg(format!("{namespace}:{{dep}}:state"))
+            .arg("state")
+            .query(c)
+    })
+}
+
+#[test]
+fn a_late_probe_failure_follows_a_fleet_that_closed_meanwhile() {
+    let server = server();
+    let url = server.url();
+    let (holder, late) = holder_with_probe_in_flight(&url, "lateclosed");
+    fleet_moved_on_silently(
+        &url,
+        "lateclosed",
+        &[("state", "closed"), ("level", "0")],
+        None,
+    );
+
+    // The failure comes back to a fleet that closed: stale, so the holder closes instead of
+    // re-opening the fleet.
+    late.failure();
+    wait_until("the late holder follows the fleet and closes", || {
+        holder.breaker.is_closed()
+    });
+    assert_eq!(fleet_state(&url, "lateclosed"), "closed");
+    assert_eq!(holder.fleet.stats().trips_published, 1);
+}
+
+#[test]
+fn a_late_probe_failure_follows_a_fleet_that_reopened_meanwhile() {
+    let server = server();
+    let url = server.url();
+    let (holder, late) = holder_with_probe_in_flight(&url, "lateopen");
+    // The other replica's probe failed: open again for a minute, at backoff level 1.
+    fleet_moved_on_silently(
+        &url,
+        "lateopen",
+        &[("state", "open"), ("level", "1")],
+        Some(Duration::from_secs(60)),
+    );
+
+    // The failure comes back to a fleet that is open: the holder is held by the fleet's new
+    // open period (not closed, not open on a period of its own).
+    late.failure();
+    wait_until("the late holder is held at the fleet's level", || {
+        let s = holder.breaker.remote().snapshot();
+        s.phase() == Phase::Held && s.level() == 1
+    });
+    assert!(!admits(&holder.breaker));
+    assert_eq!(fleet_state(&url, "lateopen"), "open");
+    assert_eq!(holder.fleet.stats().trips_published, 1);
 }

@@ -154,18 +154,8 @@ fn shutting_down_hands_an_unclaimed_grant_back_to_the_fleet() {
     let server = server();
     let url = server.url();
     // A long lease: only a grant handed back (not one running out) lets the other replica probe.
-    let replicas = test_replicas(
-        &url,
-        "handback",
-        2,
-        Duration::from_secs(10),
-        2,
-        Duration::from_millis(300),
-    );
+    let (replicas, winner) = tripped_pair(&url, "handback", Duration::from_secs(10));
     let fleets: Vec<&Fleet> = replicas.iter().map(|r| &r.fleet).collect();
-    let before = won(&fleets);
-    fail(&replicas[0].breaker, 2);
-    let winner = wait_for_one_winner(&fleets, &before);
     let lease = || -> Option<String> {
         redis(&url, |c| {
             redis::cmd("GET").arg("handback:{dep}:lease").query(c)
@@ -180,15 +170,7 @@ fn shutting_down_hands_an_unclaimed_grant_back_to_the_fleet() {
     fleets[winner].shutdown();
     assert_ne!(lease(), Some(token), "the lease outlived the shutdown");
     let other = &replicas[1 - winner];
-    wait_until("the other replica wins the lease", || {
-        other.fleet.stats().probes_won == 1
-    });
-    other
-        .breaker
-        .try_acquire()
-        .expect("the new holder admits its probe")
-        .success();
-    wait_until("the other replica closes", || other.breaker.is_closed());
+    takes_over_and_closes(other);
 }
 
 #[test]
@@ -231,6 +213,73 @@ fn one_fleet_keeps_every_attached_breaker_in_step() {
         }
     }
     assert_eq!(fleets[0].stats().trips_published, 3);
+}
+
+#[test]
+fn a_lease_holder_forced_open_by_hand_gives_the_lease_back() {
+    let server = server();
+    // A lease longer than any wait in this test: the other replica can only get the probe
+    // if the holder hands the lease back.
+    let (replicas, holder) = tripped_pair(&server.url(), "manual", Duration::from_secs(60));
+    let other = &replicas[1 - holder];
+
+    replicas[holder].breaker.force_open();
+    takes_over_and_closes(other);
+    // Manual control wins locally: the fleet closing leaves the forced breaker open.
+    assert_eq!(
+        replicas[holder].breaker.remote().snapshot().phase(),
+        Phase::ForcedOpen
+    );
+}
+
+#[test]
+fn an_unclaimed_grant_goes_back_to_the_fleet() {
+    let server = server();
+    let (replicas, first) = tripped_pair(&server.url(), "unclaimed", Duration::from_secs(2));
+    let fleets: Vec<&Fleet> = replicas.iter().map(|r| &r.fleet).collect();
+
+    // No call comes on the winner: it takes its grant back and gives the lease to the fleet,
+    // which grants the probe again (to either replica) until one is claimed.
+    wait_until("the winner gives the unclaimed grant back", || {
+        fleets[first].stats().leases_revoked == 1
+    });
+    wait_until("a replica is granted the probe again", || {
+        won(&fleets).iter().sum::<u64>() >= 2
+    });
+    let mut probe = None;
+    wait_until("a replica admits the probe", || {
+        probe = replicas.iter().find_map(|r| r.breaker.try_acquire().ok());
+        probe.is_some()
+    });
+    probe.expect("claimed").success();
+    wait_until("every replica closes", || {
+        replicas.iter().all(|r| r.breaker.is_closed())
+    });
+}
+
+/// Two replicas with `lease` and a 300 ms open period; replica 0 trips, and one replica wins
+/// the probe lease: returns them and the winner.
+fn tripped_pair(url: &str, namespace: &str, lease: Duration) -> (Vec<Replica>, usize) {
+    let replicas = test_replicas(url, namespace, 2, lease, 2, Duration::from_millis(300));
+    let fleets: Vec<&Fleet> = replicas.iter().map(|r| &r.fleet).collect();
+    let before = won(&fleets);
+    fail(&replicas[0].breaker, 2);
+    let winner = wait_for_one_winner(&fleets, &before);
+    drop(fleets);
+    (replicas, winner)
+}
+
+/// Waits until `other` wins the probe lease (its first), probes successfully, and closes.
+fn takes_over_and_closes(other: &Replica) {
+    wait_until("the other replica wins the lease", || {
+        other.fleet.stats().probes_won == 1
+    });
+    other
+        .breaker
+        .try_acquire()
+        .expect("the new holder admits its probe")
+        .success();
+    wait_until("the other replica closes", || other.breaker.is_closed());
 }
 
 /// Waits until one more lease has been won across the fleets, and returns the replica that won it.
