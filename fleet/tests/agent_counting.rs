@@ -40,6 +40,11 @@ fn failures_on_two_replicas_trip_the_whole_fleet() {
         "neither breaker reached its threshold locally"
     );
     assert_eq!(a.stats().trips_published + b.stats().trips_published, 1);
+    // The fleet opened for the breakers' own open period (a minute).
+    for breaker in [ba, bb] {
+        let left = breaker.open_remaining();
+        assert!(left > Duration::from_secs(30), "{left:?}");
+    }
 }
 
 /// The guide's promise: sampled counts may miss a failure that a success reset in between, but

@@ -29,6 +29,15 @@ fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
     // Held by the fleet, then the server dies.
     fail(ba, 2);
     wait_until("b is held", || !admits(bb));
+    let epoch = || -> String {
+        redis(&url, |c| {
+            redis::cmd("HGET")
+                .arg("faults:{dep}:state")
+                .arg("epoch")
+                .query(c)
+        })
+    };
+    let first_epoch = epoch();
     server.kill();
     wait_until("both replicas degrade", || {
         a.stats().degraded() && b.stats().degraded()
@@ -85,6 +94,8 @@ fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
             .query(c)
     });
     assert!(state == "open" || state == "probing", "{state}");
+    // The state was created afresh: a new epoch, so nothing from before is mistaken for it.
+    assert_ne!(epoch(), first_epoch);
 }
 
 #[test]
