@@ -554,3 +554,33 @@ fn apply(slot: &mut Slot, view: &View, settings: &Settings, now: Instant) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(lease: Duration) -> Settings {
+        Settings {
+            poll: Duration::from_millis(5),
+            reconcile: Duration::from_secs(1),
+            lease,
+            counting: false,
+            replica: "r0".to_owned(),
+            namespace: "app".to_owned(),
+        }
+    }
+
+    /// `FleetBuilder::lease` documents it: an unused grant is given back after half the lease,
+    /// well before a lease nobody renewed would run out.
+    #[test]
+    fn an_unused_grant_is_given_back_after_half_the_lease() {
+        assert_eq!(
+            settings(Duration::from_secs(2)).grant_idle(),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            settings(Duration::from_millis(300)).grant_idle(),
+            Duration::from_millis(150)
+        );
+    }
+}

@@ -537,4 +537,123 @@ mod tests {
         let port = free_port().expect("a free port");
         assert!(ping(port, Duration::from_secs(1)).is_err());
     }
+
+    /// A reply that arrives in pieces is read to its end.
+    #[test]
+    fn ping_reads_a_reply_split_across_packets() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let fake = std::thread::spawn(move || {
+            let (mut con, _) = listener.accept().expect("accept");
+            let mut request = [0_u8; 6];
+            con.read_exact(&mut request).expect("the PING");
+            con.write_all(b"+PO").expect("first half");
+            con.flush().expect("flush");
+            // Long enough that the client reads the first half on its own.
+            std::thread::sleep(Duration::from_millis(200));
+            con.write_all(b"NG\r\n").expect("second half");
+        });
+        ping(port, Duration::from_secs(10)).expect("the whole reply is read");
+        fake.join().expect("the fake server");
+    }
+
+    fn start() -> RedisServer {
+        RedisServer::start().unwrap_or_else(|e| panic!("these tests need redis-server: {e}"))
+    }
+
+    /// The name of the process `pid` runs (Linux), to check a pid before signalling it.
+    fn command_of(pid: u32) -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    }
+
+    #[test]
+    fn kill_stops_the_server_and_restart_brings_back_an_empty_one_on_the_same_port() {
+        let mut server = start();
+        let port = server.port();
+        assert_eq!(server.url(), format!("redis://127.0.0.1:{port}/"));
+        let pid = server.pid().expect("running");
+        let client = redis::Client::open(server.url()).expect("url");
+        let mut con = client.get_connection().expect("connect");
+        redis::cmd("SET")
+            .arg("k")
+            .arg("v")
+            .query::<()>(&mut con)
+            .expect("SET");
+
+        server.kill();
+        assert_eq!(server.pid(), None);
+        assert!(server.ping().is_err(), "a killed server answered");
+
+        server.restart().expect("restart");
+        assert_eq!(server.port(), port);
+        assert!(server.pid().is_some_and(|p| p != pid));
+        server.ping().expect("the restarted server answers");
+        let mut con = client.get_connection().expect("reconnect");
+        let value: Option<String> = redis::cmd("GET").arg("k").query(&mut con).expect("GET");
+        assert_eq!(value, None, "the restarted server is empty");
+    }
+
+    #[test]
+    fn pause_stops_answering_until_resume() {
+        let mut server = start();
+        let pid = server.pid().expect("running");
+        assert_eq!(
+            command_of(pid),
+            "redis-server",
+            "pid {pid} is not the server"
+        );
+        server.pause().expect("SIGSTOP");
+        assert!(server.ping().is_err(), "a paused server answered");
+        server.resume().expect("SIGCONT");
+        server.ping().expect("a resumed server answers");
+        server.kill();
+        assert!(matches!(server.pause(), Err(ServerError::NotRunning)));
+        assert!(matches!(server.resume(), Err(ServerError::NotRunning)));
+    }
+
+    #[test]
+    fn dropping_the_server_kills_it_and_removes_its_directory() {
+        let server = start();
+        let (port, dir) = (server.port(), server.dir.clone());
+        assert!(dir.is_dir());
+        drop(server);
+        assert!(ping(port, Duration::from_secs(1)).is_err(), "still running");
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+    }
+
+    /// While something else holds the port, `restart` retries until its ready timeout, then
+    /// reports the exit with the end of the server's log (which says why).
+    #[test]
+    fn restart_on_a_taken_port_retries_until_the_ready_timeout_then_reports_the_log() {
+        let ready = Duration::from_secs(3);
+        let mut server = RedisServer::start_with(ready)
+            .unwrap_or_else(|e| panic!("these tests need redis-server: {e}"));
+        let port = server.port();
+        server.kill();
+        let squatter = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).expect("take the port");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let result = server.restart();
+            let _ = tx.send((result, started.elapsed(), server));
+        });
+        let (result, took, mut server) = rx
+            .recv_timeout(ready * 10)
+            .expect("restart gave up in the end");
+        match result {
+            Err(ServerError::Exited { port: p, log, .. }) => {
+                assert_eq!(p, port);
+                assert!(log.contains(&port.to_string()), "log: {log}");
+            }
+            other => panic!("expected Exited, got {other:?}"),
+        }
+        assert!(took >= ready, "gave up after {took:?}, before {ready:?}");
+
+        drop(squatter);
+        server.restart().expect("restart once the port is free");
+        server.ping().expect("answers");
+    }
 }

@@ -126,3 +126,148 @@ fn without_a_server_the_breaker_is_a_plain_local_breaker() {
     assert!(b.is_open(), "the local breaker trips by itself");
     assert!(fleet.stats().degraded());
 }
+
+/// Every duration setting accepts both ends of its documented range and refuses just beyond.
+#[test]
+fn duration_settings_accept_their_whole_documented_range() {
+    let ms = Duration::from_millis;
+    let hour = Duration::from_secs(3600);
+    let base = || Fleet::builder(NOWHERE);
+    // The lease must cover three polls and operations: 3 x (10 ms + 100 ms) = 330 ms.
+    let lease = |d| {
+        base()
+            .poll_interval(ms(10))
+            .timeout(ms(100))
+            .reconcile_interval(ms(10))
+            .lease(d)
+    };
+    let accepted = [
+        ("poll_interval", base().poll_interval(ms(1))),
+        (
+            "poll_interval",
+            base()
+                .poll_interval(ms(1000))
+                .reconcile_interval(ms(1000))
+                .lease(hour),
+        ),
+        ("timeout", base().timeout(ms(1))),
+        ("timeout", base().timeout(ms(10_000)).lease(ms(30_015))),
+        ("reconcile_interval", base().reconcile_interval(ms(5))),
+        ("reconcile_interval", base().reconcile_interval(hour)),
+        ("lease", lease(ms(330))),
+        ("lease", lease(hour)),
+        (
+            "max_reconnect_backoff",
+            base().max_reconnect_backoff(ms(20)),
+        ),
+        (
+            "max_reconnect_backoff",
+            base().max_reconnect_backoff(Duration::from_secs(600)),
+        ),
+    ];
+    for (setting, builder) in accepted {
+        if let Err(e) = builder.build() {
+            panic!("{setting} at the end of its range: {e}");
+        }
+    }
+    let refused = [
+        ("poll_interval", base().poll_interval(ms(1001))),
+        ("timeout", base().timeout(ms(10_001)).lease(hour)),
+        ("reconcile_interval", base().reconcile_interval(ms(4))),
+        (
+            "reconcile_interval",
+            base().reconcile_interval(hour + ms(1)),
+        ),
+        ("lease", lease(ms(329))),
+        ("lease", lease(hour + ms(1))),
+        (
+            "max_reconnect_backoff",
+            base().max_reconnect_backoff(ms(19)),
+        ),
+        (
+            "max_reconnect_backoff",
+            base().max_reconnect_backoff(Duration::from_secs(601)),
+        ),
+    ];
+    for (setting, builder) in refused {
+        match builder.build() {
+            Err(FleetError::Duration { setting: s, .. }) => assert_eq!(s, setting),
+            other => panic!("{setting} just beyond its range: {other:?}"),
+        }
+    }
+}
+
+/// A probe deadline of exactly twice the reconcile interval is enough; anything shorter is not.
+#[test]
+fn the_reconcile_interval_may_be_at_most_half_of_a_probe_deadline() {
+    let fleet = Fleet::builder(NOWHERE)
+        .reconcile_interval(Duration::from_secs(1))
+        .build()
+        .expect("valid");
+    let with_deadline = |name: &str, ms: u64| {
+        Arc::new(
+            CircuitBreaker::builder()
+                .name(name.to_owned())
+                .probe_deadline(Duration::from_millis(ms))
+                .build()
+                .expect("breaker"),
+        )
+    };
+    let _exactly = fleet
+        .attach(&with_deadline("twice", 2000))
+        .expect("a probe deadline of twice the interval");
+    assert!(matches!(
+        fleet.attach(&with_deadline("short", 1999)),
+        Err(FleetError::ReconcileTooSlow { .. })
+    ));
+    assert!(matches!(
+        fleet.attach(&with_deadline("half-again", 1500)),
+        Err(FleetError::ReconcileTooSlow { .. })
+    ));
+}
+
+#[test]
+fn the_handles_report_their_names_and_attachments() {
+    let fleet = Fleet::builder(NOWHERE)
+        .namespace("shop")
+        .replica_id("pod-7")
+        .build()
+        .expect("valid");
+    assert_eq!(fleet.namespace(), "shop");
+    assert_eq!(fleet.replica_id(), "pod-7");
+    let debug = format!("{fleet:?}");
+    assert!(debug.contains("shop") && debug.contains("pod-7"), "{debug}");
+
+    let db = Arc::new(
+        CircuitBreaker::builder()
+            .name("orders-db")
+            .build()
+            .expect("breaker"),
+    );
+    let attachment = fleet.attach(&db).expect("attach");
+    assert_eq!(attachment.name(), "orders-db");
+    assert!(format!("{attachment:?}").contains("orders-db"));
+    // Fleet::detach reports whether the breaker was attached; once the breaker is attached
+    // again, dropping the older handle changes nothing.
+    assert!(fleet.detach("orders-db"));
+    assert!(!fleet.detach("orders-db"));
+    fleet.attach(&db).expect("attach again").keep();
+    drop(attachment);
+    assert!(
+        matches!(fleet.attach(&db), Err(FleetError::AlreadyAttached(_))),
+        "a kept attachment stays attached, whatever an older handle does"
+    );
+    assert!(fleet.detach("orders-db"));
+}
+
+/// Without `replica_id`, every fleet gets its own id: the process id and a random suffix.
+#[test]
+fn default_replica_ids_are_the_process_id_and_a_random_suffix() {
+    let a = Fleet::builder(NOWHERE).build().expect("valid");
+    let b = Fleet::builder(NOWHERE).build().expect("valid");
+    let pid = format!("{}-", std::process::id());
+    for id in [a.replica_id(), b.replica_id()] {
+        assert!(id.starts_with(&pid) && id.len() > pid.len(), "{id}");
+    }
+    assert_ne!(a.replica_id(), b.replica_id());
+}

@@ -1,16 +1,21 @@
 //! The server is never a single point of failure: killed, the replicas are plain local
 //! breakers (no call waits on it); restarted empty, the state reconciles; and a replica that
-//! stops renewing its probe lease loses it to another replica.
+//! stops renewing its probe lease loses it to another replica, while a live one keeps it and a
+//! late outcome follows whatever the fleet did meanwhile. Cut off, a replica retries with
+//! back-off.
 
 mod agent_support;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use agent_support::proxy::Proxy;
 use agent_support::{
-    admits, builder, fail, redis, replicas, server, test_replicas, wait_until, Replica,
+    admits, attach, builder, connected, fail, redis, replicas, server, test_replicas, wait_until,
+    Replica,
 };
 use async_breaker::remote::Phase;
+use async_breaker::{CircuitBreaker, OwnedPermit, Permit};
 
 #[test]
 fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
@@ -24,6 +29,15 @@ fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
     // Held by the fleet, then the server dies.
     fail(ba, 2);
     wait_until("b is held", || !admits(bb));
+    let epoch = || -> String {
+        redis(&url, |c| {
+            redis::cmd("HGET")
+                .arg("faults:{dep}:state")
+                .arg("epoch")
+                .query(c)
+        })
+    };
+    let first_epoch = epoch();
     server.kill();
     wait_until("both replicas degrade", || {
         a.stats().degraded() && b.stats().degraded()
@@ -80,6 +94,8 @@ fn a_dead_server_leaves_local_breakers_and_an_empty_restart_reconciles() {
             .query(c)
     });
     assert!(state == "open" || state == "probing", "{state}");
+    // The state was created afresh: a new epoch, so nothing from before is mistaken for it.
+    assert_ne!(epoch(), first_epoch);
 }
 
 #[test]
@@ -89,20 +105,10 @@ fn a_lease_holder_that_stops_renewing_loses_the_lease_to_another_replica() {
     let lease = Duration::from_secs(3);
     let replicas = test_replicas(&url, "lease", 2, lease, 2, Duration::from_millis(300));
 
-    fail(&replicas[0].breaker, 2);
-    let won = |r: &Replica| r.fleet.stats().probes_won;
-    wait_until("one replica wins the lease", || {
-        replicas.iter().map(won).sum::<u64>() == 1
-    });
-    let h = usize::from(won(&replicas[1]) == 1);
-    let (holder, other) = (&replicas[h], &replicas[1 - h]);
-
     // The holder claims its probe, then its agent dies (no renewal, no result) while the
     // probe is still in flight.
-    let probe = holder
-        .breaker
-        .try_acquire()
-        .expect("the holder admits the probe");
+    let (h, probe) = probe_in_flight(&replicas);
+    let (holder, other) = (&replicas[h], &replicas[1 - h]);
     holder.fleet.shutdown();
     assert!(
         !admits(&other.breaker),
@@ -142,17 +148,8 @@ fn a_probe_whose_lease_was_lost_does_not_reopen_the_fleet() {
         2,
         Duration::from_millis(300),
     );
-    let won = |r: &Replica| r.fleet.stats().probes_won;
-    fail(&replicas[0].breaker, 2);
-    wait_until("one replica wins the lease", || {
-        replicas.iter().map(won).sum::<u64>() == 1
-    });
-    let h = usize::from(won(&replicas[1]) == 1);
+    let (h, late) = probe_in_flight(&replicas);
     let (holder, other) = (&replicas[h], &replicas[1 - h]);
-    let late = holder
-        .breaker
-        .try_acquire()
-        .expect("the holder admits the probe");
 
     // The lease vanishes (as if the holder had hung past it): the other replica takes over
     // and its probe closes the fleet.
@@ -245,4 +242,254 @@ fn a_partitioned_replica_follows_a_fleet_that_closed_meanwhile() {
         a.fleet.stats().trips_published + b.fleet.stats().trips_published,
         1
     );
+}
+
+#[test]
+fn a_probe_running_longer_than_the_lease_keeps_it_and_no_other_replica_probes() {
+    let server = server();
+    let url = server.url();
+    // A live holder renews its lease while its probe runs: the probe below runs for two whole
+    // leases, and the lease must outlive it. A generous operation timeout, so that a slow
+    // renewal on a loaded machine is still a renewal (not a disconnection).
+    let lease = Duration::from_secs(3);
+    let timeout = Duration::from_millis(900);
+    let builders = (0..2)
+        .map(|i| builder(&url, "long", &format!("r{i}"), lease).timeout(timeout))
+        .collect();
+    let replicas = replicas(builders, 2, Duration::from_millis(300));
+    let (h, probe) = probe_in_flight(&replicas);
+    let other = &replicas[1 - h];
+    let lease_key = || -> Option<String> {
+        redis(&url, |c| redis::cmd("GET").arg("long:{dep}:lease").query(c))
+    };
+    let token = lease_key().expect("the holder's lease is on the server");
+    assert!(token.ends_with(&format!(":r{h}")), "{token}");
+
+    // The probe is in flight for two leases: throughout, the lease stays the holder's and the
+    // other replica neither wins it nor admits a call.
+    let claimed = Instant::now();
+    let other_scripts = other.fleet.stats().scripts_run;
+    while claimed.elapsed() < lease * 2 {
+        assert_eq!(
+            lease_key().as_deref(),
+            Some(token.as_str()),
+            "the live holder's lease expired while its probe ran"
+        );
+        assert_eq!(won(other), 0, "another replica won the lease mid-probe");
+        assert!(!admits(&other.breaker), "another replica admitted a call");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Meanwhile the waiting replica talked to the server only to read the state back, once
+    // per reconcile interval (100 ms here): no acquisition attempts while the lease is taken.
+    let (reads, elapsed) = (
+        other.fleet.stats().scripts_run - other_scripts,
+        claimed.elapsed(),
+    );
+    let bound = u64::try_from(elapsed.as_millis() / 100).expect("short") + 3;
+    assert!(
+        reads <= bound,
+        "{reads} scripts in {elapsed:?} from the waiting replica (at most {bound})"
+    );
+
+    // The long probe's outcome still counts: it closes every replica.
+    probe.success();
+    wait_until("every replica closes", || {
+        replicas.iter().all(|r| r.breaker.is_closed())
+    });
+    assert_eq!(replicas.iter().map(won).sum::<u64>(), 1);
+}
+
+/// Leases won so far by one replica.
+fn won(replica: &Replica) -> u64 {
+    replica.fleet.stats().probes_won
+}
+
+/// Trips replica 0 (two failures), waits until one of the two replicas wins the probe lease,
+/// and claims the probe there: returns the holder's index and its probe, in flight.
+fn probe_in_flight(replicas: &[Replica]) -> (usize, Permit<'_>) {
+    fail(&replicas[0].breaker, 2);
+    wait_until("one replica wins the lease", || {
+        replicas.iter().map(won).sum::<u64>() == 1
+    });
+    let h = usize::from(won(&replicas[1]) == 1);
+    let probe = replicas[h]
+        .breaker
+        .try_acquire()
+        .expect("the holder admits the probe");
+    (h, probe)
+}
+
+/// Cut off from the server, each of a replica's two connections (commands, channel) retries
+/// after 20 ms, then twice as long each time up to `max_reconnect_backoff`; healed, both come
+/// back and stay: a quiet channel is not a lost connection.
+#[test]
+fn a_cut_off_replica_retries_with_back_off_and_keeps_its_connections_once_healed() {
+    let server = server();
+    let proxy = Proxy::start(server.port());
+    // Generous operation timeouts: no operation times out on a loaded machine, so every
+    // connection the proxy sees below is a reconnection attempt.
+    let cap = Duration::from_millis(200);
+    let r = replicas(
+        vec![builder(&proxy.url(), "retry", "a", Duration::from_secs(10))
+            .timeout(Duration::from_secs(2))
+            .max_reconnect_backoff(cap)],
+        2,
+        Duration::from_millis(300),
+    );
+    let fleet = &r[0].fleet;
+    proxy.cut(true);
+    wait_until("the replica degrades", || {
+        let s = fleet.stats();
+        !s.connected && !s.subscribed
+    });
+
+    // The proxy accepts every attempt and drops it before any reply, so none succeeds. In any
+    // window, each connection makes at most 4 attempts sooner than `cap` after the previous
+    // one (after 20, 40, 80 and 160 ms), the others `cap` apart, plus one at each end.
+    let start = Instant::now();
+    let before = proxy.accepted();
+    wait_until("thirty reconnection attempts", || {
+        proxy.accepted() >= before + 30
+    });
+    let (attempts, elapsed) = (proxy.accepted() - before, start.elapsed());
+    let bound = 2 * (u64::try_from(elapsed.as_millis() / cap.as_millis()).expect("short") + 6);
+    assert!(
+        attempts <= bound,
+        "{attempts} connection attempts in {elapsed:?} (at most {bound})"
+    );
+
+    proxy.cut(false);
+    wait_until("the replica reconnects and resubscribes", || {
+        let s = fleet.stats();
+        s.connected && s.subscribed
+    });
+    // Ten reconcile reads later (ten reconcile intervals of quiet channel), no new connection.
+    let connections = proxy.accepted();
+    let scripts = fleet.stats().scripts_run;
+    wait_until("ten more reconcile reads", || {
+        fleet.stats().scripts_run >= scripts + 10
+    });
+    assert_eq!(proxy.accepted(), connections, "a connection was remade");
+    assert!(fleet.stats().subscribed);
+}
+
+/// A replica holding the probe lease, its probe in flight (an owned permit), reading the fleet
+/// state back only once a minute.
+fn holder_with_probe_in_flight(url: &str, namespace: &str) -> (Replica, OwnedPermit) {
+    let fleet = builder(url, namespace, "late", Duration::from_secs(30))
+        .reconcile_interval(Duration::from_secs(60))
+        .build()
+        .expect("valid fleet settings");
+    connected(&fleet);
+    let breaker = Arc::new(
+        CircuitBreaker::builder()
+            .name("dep")
+            .failure_threshold(2)
+            .recovery_timeout(Duration::from_millis(300))
+            .probe_deadline(Duration::from_secs(300))
+            .build()
+            .expect("valid breaker"),
+    );
+    let attachment = attach(&fleet, &breaker);
+    fail(&breaker, 2);
+    wait_until("the replica wins the lease", || {
+        fleet.stats().probes_won == 1
+    });
+    let probe = breaker
+        .try_acquire_owned()
+        .expect("the holder admits the probe");
+    let replica = Replica {
+        attachment,
+        breaker,
+        fleet,
+    };
+    (replica, probe)
+}
+
+/// Plays another replica that took the lease over after it ran out and finished its round,
+/// leaving the state hash with `fields` (and an open period of `open_for`), whose message was
+/// lost: the keys are written without publishing anything.
+fn fleet_moved_on_silently(
+    url: &str,
+    namespace: &str,
+    fields: &[(&str, &str)],
+    open_for: Option<Duration>,
+) {
+    let state = format!("{namespace}:{{dep}}:state");
+    let mut moved = redis::pipe();
+    moved
+        .atomic()
+        .del(format!("{namespace}:{{dep}}:lease"))
+        .ignore()
+        .hincr(&state, "gen", 2)
+        .ignore();
+    for (field, value) in fields {
+        moved.hset(&state, *field, *value).ignore();
+    }
+    if let Some(period) = open_for {
+        moved
+            .cmd("SET")
+            .arg(format!("{namespace}:{{dep}}:open"))
+            .arg("1")
+            .arg("PX")
+            .arg(u64::try_from(period.as_millis()).expect("short"))
+            .ignore();
+    }
+    let () = redis(url, |c| moved.query(c));
+}
+
+fn fleet_state(url: &str, namespace: &str) -> String {
+    redis(url, |c| {
+        redis::cmd("HGET")
+            .arg(format!("{namespace}:{{dep}}:state"))
+            .arg("state")
+            .query(c)
+    })
+}
+
+#[test]
+fn a_late_probe_failure_follows_a_fleet_that_closed_meanwhile() {
+    let server = server();
+    let url = server.url();
+    let (holder, late) = holder_with_probe_in_flight(&url, "lateclosed");
+    fleet_moved_on_silently(
+        &url,
+        "lateclosed",
+        &[("state", "closed"), ("level", "0")],
+        None,
+    );
+
+    // The failure comes back to a fleet that closed: stale, so the holder closes instead of
+    // re-opening the fleet.
+    late.failure();
+    wait_until("the late holder follows the fleet and closes", || {
+        holder.breaker.is_closed()
+    });
+    assert_eq!(fleet_state(&url, "lateclosed"), "closed");
+    assert_eq!(holder.fleet.stats().trips_published, 1);
+}
+
+#[test]
+fn a_late_probe_failure_follows_a_fleet_that_reopened_meanwhile() {
+    let server = server();
+    let url = server.url();
+    let (holder, late) = holder_with_probe_in_flight(&url, "lateopen");
+    // The other replica's probe failed: open again for a minute, at backoff level 1.
+    fleet_moved_on_silently(
+        &url,
+        "lateopen",
+        &[("state", "open"), ("level", "1")],
+        Some(Duration::from_secs(60)),
+    );
+
+    // The failure comes back to a fleet that is open: the holder is held by the fleet's new
+    // open period (not closed, not open on a period of its own).
+    late.failure();
+    wait_until("the late holder is held at the fleet's level", || {
+        let s = holder.breaker.remote().snapshot();
+        s.phase() == Phase::Held && s.level() == 1
+    });
+    assert!(!admits(&holder.breaker));
+    assert_eq!(fleet_state(&url, "lateopen"), "open");
+    assert_eq!(holder.fleet.stats().trips_published, 1);
 }

@@ -3,7 +3,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -15,6 +15,7 @@ pub struct Proxy {
     port: u16,
     cut: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicU64>,
     acceptor: Option<JoinHandle<()>>,
 }
 
@@ -28,10 +29,15 @@ impl Proxy {
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicBool::new(false)),
         );
-        let (c, s) = (Arc::clone(&cut), Arc::clone(&stop));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let (c, s, a) = (Arc::clone(&cut), Arc::clone(&stop), Arc::clone(&accepted));
         let acceptor = std::thread::spawn(move || {
             while !s.load(SeqCst) {
-                match listener.accept() {
+                let next = listener.accept();
+                if next.is_ok() {
+                    a.fetch_add(1, SeqCst);
+                }
+                match next {
                     Ok((client, _)) if !c.load(SeqCst) => {
                         if let Ok(server) = TcpStream::connect(("127.0.0.1", target)) {
                             pump(client, server, &c, &s);
@@ -47,6 +53,7 @@ impl Proxy {
             port,
             cut,
             stop,
+            accepted,
             acceptor: Some(acceptor),
         }
     }
@@ -54,6 +61,11 @@ impl Proxy {
     /// The URL of the server through this proxy.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// How many connections the proxy accepted so far (those it dropped while cut included).
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(SeqCst)
     }
 
     /// Cuts (`true`: every open connection is closed and new ones are refused) or heals.
