@@ -212,7 +212,7 @@ fn a_literal_may_span_the_breaker_s_whole_time_range() {
     let timeout = longest_timeout_breaker().recovery_timeout();
     assert!(
         timeout <= async_breaker::MAX_RECOVERY_TIMEOUT
-            && timeout > async_breaker::MAX_RECOVERY_TIMEOUT - Duration::from_millis(1),
+            && timeout + Duration::from_millis(1) > async_breaker::MAX_RECOVERY_TIMEOUT,
         "{timeout:?}"
     );
     assert!(longest_timeout().is_ok());
@@ -396,6 +396,33 @@ fn a_sync_fallback_is_called_with_the_same_arguments_when_rejected() {
     assert_eq!(FALLBACK_ARGS.with(Cell::get), None);
     assert_eq!(sum(4, 5), Ok(0), "rejected: the fallback's value");
     assert_eq!(FALLBACK_ARGS.with(Cell::get), Some((4, 5)));
+}
+
+fn label_fallback(name: String, range: (u32, u32)) -> Result<String, String> {
+    Ok(name + &format!(" {range:?} (fallback)"))
+}
+
+// `ref` and `@` bindings are passed on to the fallback as the values the caller gave.
+#[circuit(failure_threshold = 1, fallback = label_fallback)]
+fn label(ref name: String, range @ (low, high): (u32, u32)) -> Result<String, String> {
+    if name.is_empty() {
+        Err("no name".to_owned())
+    } else {
+        Ok(format!("{name} {low}..{high} of {range:?}"))
+    }
+}
+
+#[test]
+fn binding_patterns_reach_the_fallback_by_value() {
+    assert_eq!(
+        label("a".to_owned(), (1, 2)),
+        Ok("a 1..2 of (1, 2)".to_owned())
+    );
+    assert_eq!(label(String::new(), (3, 4)), Err("no name".to_owned()));
+    assert_eq!(
+        label("b".to_owned(), (5, 6)),
+        Ok("b (5, 6) (fallback)".to_owned())
+    );
 }
 
 async fn stale_quote(symbol: String, (low, high): (u32, u32)) -> Result<String, ApiError> {
@@ -706,6 +733,32 @@ fn a_generic_function_has_one_breaker_for_every_instantiation() {
     assert!(generic::<i64>("y").is_err());
     assert!(generic_breaker().is_open());
     rejection(generic::<u16>("2"));
+}
+
+trait Tuned {
+    const THRESHOLD: u32;
+}
+
+struct Strict;
+
+impl Tuned for Strict {
+    const THRESHOLD: u32 = 1;
+}
+
+// A setting that mentions a generic parameter: there is no accessor (it could not name `T`).
+#[circuit(failure_threshold = T::THRESHOLD)]
+fn tuned<T: Tuned>(ok: bool) -> Result<(), ApiError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Parse)
+    }
+}
+
+#[test]
+fn a_setting_may_mention_the_function_s_generic_parameters() {
+    assert!(matches!(tuned::<Strict>(false), Err(ApiError::Parse)));
+    rejection(tuned::<Strict>(true));
 }
 
 #[circuit(failure_threshold = 1)]
