@@ -786,8 +786,16 @@ async fn opaque_async() -> Result<impl std::fmt::Display, ApiError> {
     Ok("shown")
 }
 
+// `impl Trait` nested in the success type, inside parentheses.
+#[circuit]
+fn opaque_pair() -> Result<(impl std::fmt::Display, u32), ApiError> {
+    Ok(("pair", 2))
+}
+
 #[test]
 fn an_impl_trait_return_type_works() {
+    let (shown, n) = opaque_pair().unwrap();
+    assert_eq!((shown.to_string(), n), ("pair".to_owned(), 2));
     assert_eq!(opaque(false).unwrap().to_string(), "42");
     assert!(opaque(true).is_err());
     assert!(matches!(opaque(false), Err(ApiError::Rejected(_))));
