@@ -98,19 +98,16 @@ quick() {
 campaign() {
     local name=$1
     shift
-    local out="target/mutants/${name}"
+    local both=("$@" --all-features --jobs "${MUTANTS_JOBS:-1}" --profile mutants
+        --timeout-multiplier 4 --output "target/mutants/${name}")
     local rc=0
-    cargo mutants "$@" --all-features --jobs "${MUTANTS_JOBS:-1}" --profile mutants \
-        --timeout-multiplier 4 --minimum-test-timeout 120 \
-        --output "${out}" -- -E 'not test(compile_fail)' || rc=$?
+    cargo mutants "${both[@]}" --minimum-test-timeout 120 -- -E 'not test(compile_fail)' || rc=$?
     case ${rc} in
         0 | 3) return 0 ;;
         2) ;; # missed: pass 2 decides
         *) return "${rc}" ;;
     esac
-    run_mutants "$@" --all-features --jobs "${MUTANTS_JOBS:-1}" --profile mutants \
-        --test-tool cargo --iterate --timeout-multiplier 4 --minimum-test-timeout 300 \
-        --output "${out}"
+    run_mutants "${both[@]}" --test-tool cargo --iterate --minimum-test-timeout 300
 }
 
 full() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The crate without `std`: lint the library with no default features and run its unit tests, then build a `#![no_std]`
-# crate that uses it (feature unification cannot sneak `std` back in there).
+# The crate without `std`: lint the library with no default features and run its unit tests,
+# then build a `#![no_std]` crate that uses it (feature unification cannot sneak `std` back in
+# there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo clippy --no-default-features --lib -- -D warnings
