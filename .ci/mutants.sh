@@ -13,8 +13,9 @@
 #                                   # tests of its package, doc tests and compile-fail tests
 #                                   # included, then the code compiled only without `std`:
 #                                   # before a release; about 5-6 hours on 2 cores (core
-#                                   # mutants take 5-10 s each, fleet mutants 25-40 s, a hang
-#                                   # its timeout)
+#                                   # mutants take 5-10 s each, fleet mutants 25-40 s; a hung
+#                                   # test is killed after 1 minute, 4 in the fleet crate:
+#                                   # profile `mutants` of .config/nextest.toml)
 #
 # Either mode fails when a mutant is MISSED: the code changed and every test still passed. A
 # TIMEOUT (the tests hung or ran past the limit under the mutant) counts as caught, because the
@@ -101,7 +102,7 @@ campaign() {
     local both=("$@" --all-features --jobs "${MUTANTS_JOBS:-1}" --profile mutants
         --timeout-multiplier 4 --output "target/mutants/${name}")
     local rc=0
-    cargo mutants "${both[@]}" --minimum-test-timeout 120 -- -E 'not test(compile_fail)' || rc=$?
+    NEXTEST_PROFILE=mutants cargo mutants "${both[@]}" --minimum-test-timeout 120 -- -E 'not test(compile_fail)' || rc=$?
     case ${rc} in
         0 | 3) return 0 ;;
         2) ;; # missed: pass 2 decides
