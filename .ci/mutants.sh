@@ -27,11 +27,14 @@
 # the build `cargo test` has already made) and puts every file back after each mutant. Run it on
 # a clean tree: it refuses to start when the files it mutates have uncommitted changes. Results:
 # target/mutants/quick-core, target/mutants/quick-fleet; target/mutants/{core,macros,fleet,nostd}
-# (mutants.out/) for the full run, which works in a copy of the tree.
+# (mutants.out/; core-pass2 and so on for a second pass) for the full run, which works in a copy
+# of the tree.
 #
 # Environment: MUTANTS_JOBS (full mode, default 1) builds and tests that many mutants at once,
-# each in its own copy of the tree (worth it with more than 2 cores); PROPTEST_CASES (quick mode,
-# default 256) sizes the property tests of the word.
+# each in its own copy of the tree (worth it with more than 2 cores); MUTANTS_RESUME=1 (full
+# mode) continues an interrupted full run of the same commit: mutants it already caught, or found
+# unviable, are not built again, and packages it finished are skipped; PROPTEST_CASES (quick
+# mode, default 256) sizes the property tests of the word.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,27 +96,53 @@ quick() {
 
 # One package's mutants (`$1`, a name for its results) in two passes. Pass 1 runs the tests
 # through nextest: fast, but no doc tests, and without the attribute macro's compile-fail tests
-# (a couple of minutes each time they run). Pass 2 retests only what pass 1 did not catch with
-# `cargo test`: the same tests plus the doc tests and the compile-fail tests. What survives pass
-# 2 fails the run. The remaining arguments choose the package and the tests.
+# (a couple of minutes each time they run). Pass 2 retests only what pass 1 missed with `cargo
+# test`: the same tests plus the doc tests and the compile-fail tests. What survives pass 2 fails
+# the run. The remaining arguments choose the package and the tests.
 campaign() {
     local name=$1
     shift
+    if [ -e "target/mutants/${name}.done" ]; then
+        echo "full mutants: ${name} already done for this commit"
+        return 0
+    fi
     local both=("$@" --all-features --jobs "${MUTANTS_JOBS:-1}" --profile mutants
-        --timeout-multiplier 4 --output "target/mutants/${name}")
+        --timeout-multiplier 4)
     local rc=0
-    NEXTEST_PROFILE=mutants cargo mutants "${both[@]}" --minimum-test-timeout 120 -- -E 'not test(compile_fail)' || rc=$?
+    NEXTEST_PROFILE=mutants cargo mutants "${both[@]}" "${iterate[@]}" \
+        --output "target/mutants/${name}" --minimum-test-timeout 120 \
+        -- -E 'not test(compile_fail)' || rc=$?
     case ${rc} in
-        0 | 3) return 0 ;;
-        2) ;; # missed: pass 2 decides
+        0 | 3) ;;
+        2)
+            # Exactly the missed mutants, by name (not the timeouts: they were caught).
+            local missed
+            missed=$(sed 's/[][\\.*^$(){}?+|]/\\&/g' "target/mutants/${name}/mutants.out/missed.txt" |
+                paste -sd '|')
+            run_mutants "${both[@]}" --re "^(${missed})\$" --test-tool cargo \
+                --output "target/mutants/${name}-pass2" --minimum-test-timeout 300
+            ;;
         *) return "${rc}" ;;
     esac
-    run_mutants "${both[@]}" --test-tool cargo --iterate --minimum-test-timeout 300
+    touch "target/mutants/${name}.done"
 }
 
 full() {
     mkdir -p target/mutants
     local t0=$SECONDS
+    local commit stamp=target/mutants/full-commit
+    commit=$(git describe --always --dirty --abbrev=40)
+    iterate=()
+    if [ "${MUTANTS_RESUME:-0}" = 1 ]; then
+        if [ "$(cat "${stamp}" 2>/dev/null)" != "${commit}" ] || [[ ${commit} == *-dirty ]]; then
+            echo "full mutants: no interrupted run of ${commit} to resume (target/mutants/full-commit)" >&2
+            exit 1
+        fi
+        iterate=(--iterate)
+    else
+        rm -rf target/mutants/{core,macros,fleet,nostd}{,-pass2,.done}
+        echo "${commit}" >"${stamp}"
+    fi
     # The fleet crate's tests start their own redis-server.
     bash .ci/fleet.sh install
     # Each package's mutants against its own tests; the attribute macro's against the core's
@@ -124,9 +153,12 @@ full() {
     campaign fleet --package async-breaker-fleet
     # The code compiled only without `std` (excluded above, where it is compiled out), against
     # the library's unit tests built without `std`.
-    run_mutants --config .ci/mutants-nostd.toml --package async-breaker --no-default-features \
-        --profile mutants --file src/intern/list.rs --cargo-arg=--lib \
-        --timeout 300 --output target/mutants/nostd
+    if [ ! -e target/mutants/nostd.done ]; then
+        run_mutants --config .ci/mutants-nostd.toml --package async-breaker --no-default-features \
+            --profile mutants --file src/intern/list.rs --cargo-arg=--lib "${iterate[@]}" \
+            --timeout 300 --output target/mutants/nostd
+        touch target/mutants/nostd.done
+    fi
     echo "full mutants: no survivor in the workspace ($((SECONDS - t0)) s)"
 }
 
