@@ -8,6 +8,7 @@ use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use crate::cause::{Cause, Reason};
 use crate::classify::{AnyError, Classify, Outcome};
 use crate::clock::TimeSource;
 use crate::config::{Builder, Config};
@@ -55,10 +56,13 @@ pub struct CircuitBreaker<C = AnyError> {
 /// Everything a breaker reads on a call, in one cache-padded block with the word first.
 struct Core<C> {
     word: AtomicU64,
-    /// While the word is `Held`: when the fleet's open period ends, on the breaker's clock, as a
-    /// remote coordinator last reported it. Display data only (rejections report it); nothing
-    /// decides on it, so it is written before the hold it belongs to and read with `Relaxed`.
-    held_until: AtomicU64,
+    /// The hold's side word ([`side`]): while the word is `Held`, when the fleet's open period
+    /// ends (on the breaker's clock) and why, as a remote coordinator last reported them, and
+    /// whether a caller has asked for the fleet's probe. Display data and a hint for the
+    /// coordinator only: nothing decides on it, so it is written before the hold it belongs to
+    /// and read and written with `Relaxed`. One word rather than three keeps the breaker in
+    /// its 128 bytes.
+    hold: AtomicU64,
     policy: Policy,
     clock: TimeSource,
     name: Name,
@@ -112,6 +116,93 @@ impl Default for CircuitBreaker<AnyError> {
     }
 }
 
+/// The hold's side word, beside the state word: what a coordinator said of its hold, and the
+/// demand for the fleet's probe.
+///
+/// ```text
+///   63   62           43 42                                  0
+/// +------+--------------+-------------------------------------+
+/// |demand|     note     |              held until             |
+/// | 1 bit|   19 bits    |         43 bits, milliseconds       |
+/// +------+--------------+-------------------------------------+
+/// ```
+///
+/// - **held until**: when the fleet's open period ends, on the breaker's clock: a hold's stamp
+///   plus at most one open period, so at most twice the stamp range, which 43 bits hold.
+/// - **note**: why the breaker is held, as [`Reason::packed`] (a quorum's counts saturate at
+///   255: all a rejection keeps of them).
+/// - **demand**: a caller was turned away by the hold with the fleet's open period over.
+mod side {
+    use crate::cause::Reason;
+    use crate::word::STAMP_MAX;
+
+    const UNTIL_BITS: u32 = 43;
+    const UNTIL_MASK: u64 = (1 << UNTIL_BITS) - 1;
+    const NOTE_MASK: u64 = ((1 << 19) - 1) << UNTIL_BITS;
+    pub(super) const DEMAND: u64 = 1 << 63;
+    /// A fresh breaker's: the period over, following the shared state, no demand.
+    pub(super) const EMPTY: u64 = 0;
+
+    const _: () = assert!(2 * STAMP_MAX <= UNTIL_MASK);
+    const _: () = assert!(UNTIL_MASK & NOTE_MASK == 0 && (UNTIL_MASK | NOTE_MASK) & DEMAND == 0);
+
+    pub(super) const fn until(hold: u64) -> u64 {
+        hold & UNTIL_MASK
+    }
+
+    pub(super) const fn note(hold: u64) -> Reason {
+        // Masked to 19 bits, so the cast keeps every bit.
+        #[allow(clippy::cast_possible_truncation)]
+        Reason::unpacked(((hold & NOTE_MASK) >> UNTIL_BITS) as u32)
+    }
+
+    pub(super) const fn demand(hold: u64) -> bool {
+        hold & DEMAND != 0
+    }
+
+    /// `hold` with its time and note replaced (each if given).
+    pub(super) fn with(hold: u64, until: Option<u64>, note: Option<Reason>) -> u64 {
+        let mut next = hold;
+        if let Some(until) = until {
+            next = (next & !UNTIL_MASK) | until.min(UNTIL_MASK);
+        }
+        if let Some(note) = note {
+            next = (next & !NOTE_MASK) | (u64::from(note.packed()) << UNTIL_BITS);
+        }
+        next
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_fields_of_the_side_word_are_independent() {
+            let quorum = Reason::Quorum {
+                tripped: 3,
+                live: 300,
+            };
+            let hold = with(EMPTY | DEMAND, Some(2 * STAMP_MAX), Some(quorum));
+            assert_eq!(until(hold), 2 * STAMP_MAX);
+            assert_eq!(
+                note(hold),
+                Reason::Quorum {
+                    tripped: 3,
+                    live: 255
+                }
+            );
+            assert!(demand(hold));
+            let renewed = with(hold, Some(7), None);
+            assert_eq!((until(renewed), note(renewed)), (7, note(hold)));
+            let noted = with(renewed & !DEMAND, None, Some(Reason::Probe));
+            assert_eq!((until(noted), note(noted)), (7, Reason::Probe));
+            assert!(!demand(noted));
+            assert_eq!(until(with(EMPTY, Some(u64::MAX), None)), UNTIL_MASK);
+            assert_eq!(note(EMPTY), Reason::Sync);
+        }
+    }
+}
+
 /// A clock reading taken at most once per operation, however often a CAS loop retries.
 pub(crate) struct LazyNow<'a> {
     clock: &'a TimeSource,
@@ -136,7 +227,7 @@ impl<C> CircuitBreaker<C> {
         CircuitBreaker {
             core: CachePadded::new(Core {
                 word: AtomicU64::new(Word::INITIAL.raw()),
-                held_until: AtomicU64::new(0),
+                hold: AtomicU64::new(side::EMPTY),
                 plain: hooks.is_none() && policy.slow_call_ms == 0,
                 policy,
                 clock,
@@ -154,27 +245,28 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// Reports a change of public state made by this caller's compare-exchange. Inlined test of
-    /// the phase: a write that keeps the phase (a failure counted, failures reset) reports
-    /// nothing and makes no call.
+    /// Reports a change of public state made by this caller's compare-exchange, for `cause`.
+    /// Inlined test of the phase: a write that keeps the phase (a failure counted, failures
+    /// reset) reports nothing and makes no call.
     #[inline]
-    pub(crate) fn changed(&self, from: Word, to: Word, now: &mut LazyNow<'_>) {
+    pub(crate) fn changed(&self, from: Word, to: Word, cause: Cause, now: &mut LazyNow<'_>) {
         if from.phase() != to.phase() {
-            self.report_change(from, to, now);
+            self.report_change(from, to, cause, now);
         }
     }
 
-    /// [`changed`](Self::changed) once the phase has changed (the public state may not have:
-    /// half-open waiting and half-open probing are one state).
+    /// [`changed`](Self::changed) once the phase has changed (the reported state may not have:
+    /// half-open waiting and half-open probing are one state, and a granted probe slot is
+    /// still the fleet's hold until a caller claims it; see [`word::Phase::reported`]).
     #[inline(never)]
-    fn report_change(&self, from: Word, to: Word, now: &mut LazyNow<'_>) {
+    fn report_change(&self, from: Word, to: Word, cause: Cause, now: &mut LazyNow<'_>) {
         let failures = to.failures();
-        let (from, to) = (from.phase().state(), to.phase().state());
+        let (from, to) = (from.phase().reported(), to.phase().reported());
         if from == to {
             return;
         }
         #[cfg(feature = "tracing")]
-        crate::trace::transition(self.name(), from, to);
+        crate::trace::transition(self.name(), from, to, cause);
         if let Some(hooks) = &self.core.hooks {
             hooks.transition(&Transition {
                 name: self.name(),
@@ -182,10 +274,11 @@ impl<C> CircuitBreaker<C> {
                 to,
                 failures,
                 at: Duration::from_millis(now.get()),
+                cause,
             });
         }
         #[cfg(not(feature = "tracing"))]
-        let _ = now;
+        let _ = (now, cause);
     }
 
     #[inline]
@@ -252,13 +345,9 @@ impl<C> CircuitBreaker<C> {
                     self.count(Counter::Admitted);
                     return Ok(ticket);
                 }
-                Admission::Reject(mut refusal) => {
+                Admission::Reject(refusal) => {
                     if refusal.phase == Phase::Held {
-                        refusal.remaining_ms = word::held_remaining(
-                            current,
-                            self.core.held_until.load(Ordering::Relaxed),
-                            now.get(),
-                        );
+                        return Err(self.reject_held(current, &mut now));
                     }
                     if refusal.phase == Phase::Probing {
                         if let Some(rounds) = self.rounds() {
@@ -291,7 +380,7 @@ impl<C> CircuitBreaker<C> {
                     Ordering::Acquire,
                 ) {
                     Ok(_) => {
-                        self.changed(current, next, &mut now);
+                        self.changed(current, next, Cause::Calls, &mut now);
                         if let Some(rounds) = self.rounds() {
                             // This caller began the round; it takes the round's first place
                             // unless others already filled them all (only possible at the end
@@ -391,7 +480,7 @@ impl<C> CircuitBreaker<C> {
             last.written()
         });
         if let Some((from, to)) = written {
-            self.changed(from, to, &mut now);
+            self.changed(from, to, Cause::Calls, &mut now);
         } else if last == Step::Stale {
             self.count(Counter::Discarded);
             return false;
@@ -439,7 +528,7 @@ impl<C> CircuitBreaker<C> {
         }
         if let Some((from, to)) = self.update(|current| word::succeed(current, ticket).written()) {
             self.count(Counter::Succeeded);
-            self.changed(from, to, now);
+            self.changed(from, to, Cause::Calls, now);
             true
         } else {
             self.count(Counter::Discarded);
@@ -482,7 +571,7 @@ impl<C> CircuitBreaker<C> {
         let opened =
             self.update(|current| word::trip(current, ticket, &mut || now.get()).written());
         if let Some((from, to)) = opened {
-            self.changed(from, to, now);
+            self.changed(from, to, Cause::Calls, now);
         }
         true
     }
@@ -504,15 +593,39 @@ impl<C> CircuitBreaker<C> {
     /// a `&'static str`.
     #[inline]
     fn reject(&self, refusal: Refusal) -> OpenError {
+        self.rejected(OpenError::refused(self.core.name, refusal))
+    }
+
+    /// Turns a caller away from the `Held` word `w`: with the fleet's time left and the
+    /// hold's note. If the fleet's open period is over (its probe is in flight elsewhere), this
+    /// is demand for the probe, which the coordinator takes with
+    /// [`take_demand`](crate::remote::Remote::take_demand): the flag is written only if it is
+    /// not set yet, so the callers turned away in one such period write it once between them.
+    #[inline(never)]
+    fn reject_held(&self, w: Word, now: &mut LazyNow<'_>) -> OpenError {
+        let hold = self.core.hold.load(Ordering::Relaxed);
+        let remaining_ms = word::held_remaining(w, side::until(hold), now.get());
+        if remaining_ms == 0 && !side::demand(hold) {
+            self.core.hold.fetch_or(side::DEMAND, Ordering::Relaxed);
+        }
+        self.rejected(OpenError::held(
+            self.core.name,
+            remaining_ms,
+            side::note(hold),
+        ))
+    }
+
+    /// Counts the rejection and reports it to `tracing`.
+    #[inline]
+    fn rejected(&self, rejected: OpenError) -> OpenError {
         self.count(Counter::Rejected);
-        let rejected = OpenError::refused(self.core.name, refusal);
         #[cfg(feature = "tracing")]
         crate::trace::rejected(&rejected);
         rejected
     }
 
     pub(crate) fn view_of(&self, w: Word, now: &mut LazyNow<'_>) -> word::View {
-        let held_until = self.core.held_until.load(Ordering::Relaxed);
+        let held_until = side::until(self.core.hold.load(Ordering::Relaxed));
         word::observe(w, &self.core.policy, held_until, &mut || now.get())
     }
 
@@ -520,9 +633,27 @@ impl<C> CircuitBreaker<C> {
         self.view_of(self.load(), &mut self.lazy_now())
     }
 
-    /// Records when the fleet's open period ends, ahead of the hold that reports it.
-    pub(crate) fn set_held_until(&self, until: u64) {
-        self.core.held_until.store(until, Ordering::Relaxed);
+    /// Records when the fleet's open period ends and why it holds the breaker (each if given),
+    /// ahead of the hold that reports them; the demand flag is left as it is.
+    pub(crate) fn set_hold(&self, until: Option<u64>, note: Option<Reason>) {
+        let _ = self
+            .core
+            .hold
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |hold| {
+                Some(side::with(hold, until, note))
+            });
+    }
+
+    /// Whether a caller was turned away by a hold whose fleet open period was over since the
+    /// last call, clearing the flag. Writes only if the flag is set.
+    pub(crate) fn take_demand(&self) -> bool {
+        side::demand(self.core.hold.load(Ordering::Relaxed))
+            && side::demand(self.core.hold.fetch_and(!side::DEMAND, Ordering::Relaxed))
+    }
+
+    /// Forgets any demand: the fleet's open period starts again, or the fleet closed.
+    pub(crate) fn clear_demand(&self) {
+        let _ = self.take_demand();
     }
 
     pub(crate) fn policy(&self) -> &Policy {
@@ -660,7 +791,7 @@ impl<C> CircuitBreaker<C> {
         if let Some((from, next)) =
             self.update(|current| word::manual(current, to, &mut || now.get()))
         {
-            self.changed(from, next, &mut now);
+            self.changed(from, next, Cause::Manual, &mut now);
         }
     }
 

@@ -6,6 +6,7 @@ use core::error::Error as StdError;
 use core::fmt;
 use core::time::Duration;
 
+use crate::cause::Reason;
 use crate::word::Refusal;
 use crate::State;
 
@@ -41,7 +42,12 @@ impl From<Cow<'static, str>> for Name {
 /// the failure count in 19 bits (more than
 /// [`MAX_FAILURE_THRESHOLD`](crate::MAX_FAILURE_THRESHOLD) needs), then the state in 3.
 /// Both numbers saturate, so the packing never loses a value the breaker can produce.
+///
+/// A rejection by a held breaker has state codes of its own (held open, held half-open), and
+/// its 19 middle bits hold the hold's [`Reason`] instead of a count ([`Reason::packed`]: the
+/// kind, and a quorum's counts saturating at 255).
 mod facts {
+    use crate::cause::Reason;
     use crate::State;
 
     const REMAINING_BITS: u32 = 42;
@@ -49,6 +55,10 @@ mod facts {
     const STATE_SHIFT: u32 = REMAINING_BITS + FAILURES_BITS;
     pub(super) const REMAINING_MAX: u64 = (1 << REMAINING_BITS) - 1;
     pub(super) const FAILURES_MAX: u32 = (1 << FAILURES_BITS) - 1;
+    /// The state codes of a rejection by a held breaker: the fleet's open period still running,
+    /// or over (its probe in flight elsewhere).
+    const HELD_OPEN: u64 = 5;
+    const HELD_HALF_OPEN: u64 = 6;
 
     // The packing has room for the word's whole ranges: checked when the crate compiles.
     const _: () = assert!(REMAINING_MAX >= crate::word::STAMP_MAX);
@@ -68,21 +78,53 @@ mod facts {
             | remaining_ms.min(REMAINING_MAX)
     }
 
+    /// The facts of a rejection by a held breaker with `remaining_ms` of the fleet's open
+    /// period left, held for `reason`.
+    #[inline]
+    pub(super) fn pack_held(remaining_ms: u64, reason: Reason) -> u64 {
+        let state = if remaining_ms > 0 {
+            HELD_OPEN
+        } else {
+            HELD_HALF_OPEN
+        };
+        (state << STATE_SHIFT)
+            | (u64::from(reason.packed()) << REMAINING_BITS)
+            | remaining_ms.min(REMAINING_MAX)
+    }
+
     pub(super) fn state(facts: u64) -> State {
         match facts >> STATE_SHIFT {
             0 => State::Closed,
-            1 => State::Open,
-            2 => State::HalfOpen,
+            1 | HELD_OPEN => State::Open,
+            2 | HELD_HALF_OPEN => State::HalfOpen,
             3 => State::ForcedOpen,
             _ => State::Disabled,
         }
     }
 
-    pub(super) fn failures(facts: u64) -> u32 {
+    /// Whether the rejection came from a held breaker.
+    pub(super) fn held(facts: u64) -> bool {
+        matches!(facts >> STATE_SHIFT, HELD_OPEN | HELD_HALF_OPEN)
+    }
+
+    /// The 19 middle bits: a count, or a held rejection's reason.
+    fn middle(facts: u64) -> u32 {
         // Masked to 19 bits, so the cast keeps every bit.
         #[allow(clippy::cast_possible_truncation)]
-        let failures = (facts >> REMAINING_BITS) as u32 & FAILURES_MAX;
-        failures
+        let middle = (facts >> REMAINING_BITS) as u32 & FAILURES_MAX;
+        middle
+    }
+
+    pub(super) fn failures(facts: u64) -> u32 {
+        if held(facts) {
+            0
+        } else {
+            middle(facts)
+        }
+    }
+
+    pub(super) fn remote(facts: u64) -> Option<Reason> {
+        held(facts).then(|| Reason::unpacked(middle(facts)))
     }
 
     pub(super) fn remaining_ms(facts: u64) -> u64 {
@@ -93,7 +135,9 @@ mod facts {
 /// A call was rejected because the breaker is open, or half-open with its one probe in flight.
 ///
 /// It carries the facts the Python original prints: the breaker's name, the failure count and
-/// the time until a probe may be admitted. It is small and made of plain values (the name is a
+/// the time until a probe may be admitted. A breaker held open by a remote coordinator (the
+/// fleet, see [`remote`](crate::remote)) says so, and why ([`remote`](Self::remote)), in
+/// place of the failure count. It is small and made of plain values (the name is a
 /// `&'static str` whatever kind of name the breaker was given): making one never allocates and
 /// writes no memory shared with other threads, so rejecting calls scales with the cores
 /// rejecting them. The message is only formatted when it is displayed.
@@ -139,6 +183,16 @@ impl OpenError {
         }
     }
 
+    /// The rejection of a caller by a held breaker with `remaining_ms` of the fleet's open
+    /// period left, held for `reason`.
+    #[inline]
+    pub(crate) fn held(name: Name, remaining_ms: u64, reason: Reason) -> OpenError {
+        OpenError {
+            name,
+            facts: facts::pack_held(remaining_ms, reason),
+        }
+    }
+
     /// The name of the breaker that rejected the call. It lives as long as the program (every
     /// distinct name is stored once, see [`Builder::name`](crate::Builder::name)), so it can be
     /// kept without copying.
@@ -147,31 +201,63 @@ impl OpenError {
     }
 
     /// [`State::Open`], [`State::HalfOpen`] when another caller's probe is in flight, or
-    /// [`State::ForcedOpen`].
+    /// [`State::ForcedOpen`]. A held breaker is open while the fleet's open period runs, and
+    /// half-open once it is over (the fleet's probe is in flight on another replica).
     pub fn state(&self) -> State {
         facts::state(self.facts)
     }
 
-    /// The breaker's consecutive-failure count when it rejected the call.
+    /// The breaker's consecutive-failure count when it rejected the call. 0 for a rejection
+    /// by a held breaker ([`remote`](Self::remote) is `Some`): the local count is not what
+    /// turned the call away, the fleet is.
     pub fn failures(&self) -> u32 {
         facts::failures(self.facts)
     }
 
-    /// Time until the breaker admits a probe; zero while a probe is already in flight.
+    /// Time until the breaker admits a probe; zero while a probe is already in flight. For a
+    /// held breaker: what is left of the fleet's open period.
     pub fn remaining(&self) -> Duration {
         Duration::from_millis(facts::remaining_ms(self.facts))
+    }
+
+    /// Why the fleet holds the breaker, if a breaker held by a remote coordinator rejected the
+    /// call ([`Remote::hold_because`](crate::remote::Remote::hold_because)); `None` for every
+    /// other rejection. A [`Reason::Quorum`]'s counts are kept up to 255 each: larger counts
+    /// read as 255 here (the rejection stays two words).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, Reason};
+    ///
+    /// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// assert_eq!(breaker.try_acquire().unwrap_err().remote(), None); // open on its own
+    ///
+    /// let quorum = Reason::Quorum { tripped: 300, live: 1_000 };
+    /// breaker.remote().hold_because(Duration::from_secs(9), 0, quorum);
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert_eq!(rejected.remote(), Some(Reason::Quorum { tripped: 255, live: 255 }));
+    /// assert_eq!(rejected.failures(), 0);
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn remote(&self) -> Option<Reason> {
+        facts::remote(self.facts)
     }
 }
 
 impl fmt::Debug for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let OpenError { name, facts: _ } = *self;
-        f.debug_struct("OpenError")
+        let mut shown = f.debug_struct("OpenError");
+        shown
             .field("name", &name)
             .field("state", &self.state())
             .field("failures", &self.failures())
-            .field("remaining", &self.remaining())
-            .finish()
+            .field("remaining", &self.remaining());
+        if let Some(reason) = self.remote() {
+            shown.field("remote", &reason);
+        }
+        shown.finish()
     }
 }
 
@@ -183,19 +269,40 @@ impl PartialEq for OpenError {
 
 impl Eq for OpenError {}
 
+/// `circuit "payments" is open (5 failures, 29s remaining)`, or for a breaker the fleet holds,
+/// `circuit "payments" is open, held by the fleet (3 of 8 replicas tripped, 29s remaining)`
+/// and, once the fleet's open period is over,
+/// `circuit "payments" is half-open, held by the fleet (probe in flight on another replica)`.
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (state, failures) = (self.state(), self.failures());
-        let plural = if failures == 1 { "" } else { "s" };
-        write!(
-            f,
-            "circuit {:?} is {state} ({failures} failure{plural}, ",
-            self.name()
-        )?;
-        match state {
-            State::HalfOpen => return f.write_str("probe in flight)"),
-            State::ForcedOpen => return f.write_str("until reset)"),
-            _ => {}
+        let state = self.state();
+        write!(f, "circuit {:?} is {state}", self.name())?;
+        if let Some(reason) = self.remote() {
+            f.write_str(", held by the fleet (")?;
+            if state == State::HalfOpen {
+                return f.write_str("probe in flight on another replica)");
+            }
+            match reason {
+                Reason::Quorum { tripped, live } => {
+                    let plural = if live == 1 { "" } else { "s" };
+                    write!(f, "{tripped} of {live} replica{plural} tripped, ")?;
+                }
+                Reason::Counted => {
+                    f.write_str("failures counted across replicas reached the threshold, ")?;
+                }
+                Reason::Probe => f.write_str("its probe failed, ")?,
+                Reason::Released => f.write_str("its server unreachable, ")?,
+                Reason::Sync => {}
+            }
+        } else {
+            let failures = self.failures();
+            let plural = if failures == 1 { "" } else { "s" };
+            write!(f, " ({failures} failure{plural}, ")?;
+            match state {
+                State::HalfOpen => return f.write_str("probe in flight)"),
+                State::ForcedOpen => return f.write_str("until reset)"),
+                _ => {}
+            }
         }
         let ms = facts::remaining_ms(self.facts);
         if ms >= 1_000 {
@@ -398,8 +505,10 @@ impl<E: StdError> StdError for Error<E> {
 #[cfg(test)]
 mod tests {
     use super::{facts, Name, OpenError, Refusal};
+    use crate::cause::Reason;
     use crate::word::{Phase, COUNT_MAX, STAMP_MAX};
     use crate::State;
+    use alloc::string::ToString;
     use core::time::Duration;
 
     #[test]
@@ -443,6 +552,116 @@ mod tests {
                 facts::failures(facts::pack(state, u32::MAX, 0)),
                 facts::FAILURES_MAX
             );
+            assert_eq!(facts::remote(facts::pack(state, u32::MAX, u64::MAX)), None);
         }
+    }
+
+    /// A held rejection keeps its reason (counts saturating at 255) and the time left, reads
+    /// as open or half-open, and reports no failures; it is still two words.
+    #[test]
+    fn a_held_rejection_packs_its_reason_in_place_of_the_count() {
+        let reasons = [
+            Reason::Quorum {
+                tripped: 3,
+                live: 8,
+            },
+            Reason::Quorum {
+                tripped: 255,
+                live: 255,
+            },
+            Reason::Counted,
+            Reason::Probe,
+            Reason::Sync,
+            Reason::Released,
+        ];
+        for reason in reasons {
+            for remaining_ms in [0, 1, 999, STAMP_MAX, u64::MAX] {
+                let rejected = OpenError::held(Name::UNNAMED, remaining_ms, reason);
+                let state = if remaining_ms > 0 {
+                    State::Open
+                } else {
+                    State::HalfOpen
+                };
+                assert_eq!(rejected.state(), state);
+                assert_eq!(rejected.failures(), 0);
+                assert_eq!(rejected.remote(), Some(reason));
+                assert_eq!(
+                    rejected.remaining(),
+                    Duration::from_millis(remaining_ms.min(STAMP_MAX))
+                );
+            }
+        }
+        let wide = OpenError::held(
+            Name::UNNAMED,
+            5,
+            Reason::Quorum {
+                tripped: 1_000,
+                live: u16::MAX,
+            },
+        );
+        assert_eq!(
+            wide.remote(),
+            Some(Reason::Quorum {
+                tripped: 255,
+                live: 255
+            })
+        );
+        assert_ne!(
+            OpenError::held(Name::UNNAMED, 5, Reason::Probe),
+            OpenError::held(Name::UNNAMED, 5, Reason::Counted)
+        );
+    }
+
+    #[test]
+    fn a_held_rejection_says_the_fleet_holds_it_and_why() {
+        let shown =
+            |remaining_ms, reason| OpenError::held(Name::UNNAMED, remaining_ms, reason).to_string();
+        let quorum = Reason::Quorum {
+            tripped: 3,
+            live: 8,
+        };
+        assert_eq!(
+            shown(1_200, quorum),
+            r#"circuit "unnamed" is open, held by the fleet (3 of 8 replicas tripped, 2s remaining)"#
+        );
+        assert_eq!(
+            shown(
+                40,
+                Reason::Quorum {
+                    tripped: 1,
+                    live: 1
+                }
+            ),
+            r#"circuit "unnamed" is open, held by the fleet (1 of 1 replica tripped, 40ms remaining)"#
+        );
+        assert_eq!(
+            shown(0, quorum),
+            r#"circuit "unnamed" is half-open, held by the fleet (probe in flight on another replica)"#
+        );
+        assert_eq!(
+            shown(0, Reason::Probe),
+            r#"circuit "unnamed" is half-open, held by the fleet (probe in flight on another replica)"#
+        );
+        assert_eq!(
+            shown(5_000, Reason::Probe),
+            r#"circuit "unnamed" is open, held by the fleet (its probe failed, 5s remaining)"#
+        );
+        assert_eq!(
+            shown(5_000, Reason::Counted),
+            r#"circuit "unnamed" is open, held by the fleet (failures counted across replicas reached the threshold, 5s remaining)"#
+        );
+        assert_eq!(
+            shown(5_000, Reason::Sync),
+            r#"circuit "unnamed" is open, held by the fleet (5s remaining)"#
+        );
+        assert_eq!(
+            shown(5_000, Reason::Released),
+            r#"circuit "unnamed" is open, held by the fleet (its server unreachable, 5s remaining)"#
+        );
+        let debug = format!("{:?}", OpenError::held(Name::UNNAMED, 0, Reason::Probe));
+        assert_eq!(
+            debug,
+            r#"OpenError { name: "unnamed", state: HalfOpen, failures: 0, remaining: 0ns, remote: Probe }"#
+        );
     }
 }

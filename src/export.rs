@@ -8,11 +8,19 @@
 //! | series | kind | labels | what it counts |
 //! |---|---|---|---|
 //! | `circuit_breaker_calls_total` | counter | `breaker`, `outcome` | finished or refused calls, by `outcome`: `success`, `failure`, `ignored`, `rejected`, `discarded` |
-//! | `circuit_breaker_transitions_total` | counter | `breaker`, `from`, `to` | state changes, by the states before and after |
+//! | `circuit_breaker_transitions_total` | counter | `breaker`, `from`, `to`, `cause` | state changes, by the states before and after and why |
 //! | `circuit_breaker_state` | gauge | `breaker`, `state` | 1 for the state the breaker is in, 0 for the others |
 //!
 //! States are labelled as [`State::as_str`] spells them: `closed`, `open`, `half-open`,
-//! `forced-open`, `disabled`.
+//! `forced-open`, `disabled`; causes as [`Cause::as_str`] does: `calls`, `manual`,
+//! `fleet_quorum`, `fleet_counted`, `fleet_probe`, `fleet_sync`, `fleet_released`.
+//!
+//! The transitions counter has one series for each move the breaker can make for each cause
+//! that can make it, 37 in all, registered at build with the others: its own calls move it
+//! closed -> open -> half-open -> closed or open again (4); manual control moves it to
+//! forced-open or disabled from any other state and closes it from any (12); a coordinator
+//! (any of its 5 reasons) opens it from closed or half-open and closes it from open or
+//! half-open (20), and letting go moves it from open to half-open (1).
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
@@ -20,7 +28,7 @@ use alloc::string::String;
 use metrics::{Counter as Handle, Gauge, Unit};
 
 use crate::observe::Counter;
-use crate::State;
+use crate::{Cause, Reason, State};
 
 /// The calls counter's name.
 pub(crate) const CALLS: &str = "circuit_breaker_calls_total";
@@ -48,16 +56,103 @@ fn index(state: State) -> usize {
     }
 }
 
-/// Whether the breaker can ever move from `from` to `to`: the automatic cycle, and the manual
-/// controls (`force_open` and `disable` from any other state, `reset` to closed from any).
-fn possible(from: State, to: State) -> bool {
-    from != to
-        && match to {
-            State::Closed | State::ForcedOpen | State::Disabled => true,
-            State::Open => matches!(from, State::Closed | State::HalfOpen),
-            State::HalfOpen => from == State::Open,
-        }
+/// The cause labels, in the order of [`cause_index`].
+const CAUSES: [&str; 7] = [
+    Cause::Calls.as_str(),
+    Cause::Manual.as_str(),
+    Reason::Quorum {
+        tripped: 0,
+        live: 0,
+    }
+    .as_str(),
+    Reason::Counted.as_str(),
+    Reason::Probe.as_str(),
+    Reason::Sync.as_str(),
+    Reason::Released.as_str(),
+];
+
+fn cause_index(cause: Cause) -> usize {
+    match cause {
+        Cause::Calls => CALLS_CAUSE,
+        Cause::Manual => MANUAL_CAUSE,
+        Cause::Remote(Reason::Quorum { .. }) => 2,
+        Cause::Remote(Reason::Counted) => 3,
+        Cause::Remote(Reason::Probe) => 4,
+        Cause::Remote(Reason::Sync) => 5,
+        Cause::Remote(Reason::Released) => RELEASED_CAUSE,
+    }
 }
+
+const CALLS_CAUSE: usize = 0;
+const MANUAL_CAUSE: usize = 1;
+const RELEASED_CAUSE: usize = 6;
+
+// The states' indices (see `index`), for the tables below.
+const CLOSED: usize = 0;
+const OPEN: usize = 1;
+const HALF_OPEN: usize = 2;
+const FORCED_OPEN: usize = 3;
+const DISABLED: usize = 4;
+
+/// Whether the breaker can ever move from the state of index `from` to that of index `to` for
+/// the cause of index `cause`: its own calls make the automatic cycle, manual control moves it
+/// to forced-open or disabled from any other state and closes it from any, a coordinator opens
+/// it from closed or half-open and closes it from open or half-open (for any reason), and
+/// letting go moves a hold whose fleet was probing to half-open.
+const fn possible(from: usize, to: usize, cause: usize) -> bool {
+    if from == to {
+        return false;
+    }
+    match cause {
+        CALLS_CAUSE => matches!(
+            (from, to),
+            (CLOSED, OPEN) | (OPEN, HALF_OPEN) | (HALF_OPEN, CLOSED | OPEN)
+        ),
+        MANUAL_CAUSE => matches!(to, CLOSED | FORCED_OPEN | DISABLED),
+        _ => {
+            matches!(
+                (from, to),
+                (CLOSED | HALF_OPEN, OPEN) | (OPEN | HALF_OPEN, CLOSED)
+            ) || (cause == RELEASED_CAUSE && from == OPEN && to == HALF_OPEN)
+        }
+    }
+}
+
+/// No series: the move is impossible for that cause.
+const NONE: u8 = u8::MAX;
+
+/// Each possible move's place among the transition handles, by `[from][to][cause]`, and how
+/// many there are.
+const fn slots() -> ([[[u8; CAUSES.len()]; 5]; 5], usize) {
+    let mut table = [[[NONE; CAUSES.len()]; 5]; 5];
+    let mut n = 0;
+    let mut from = 0;
+    while from < 5 {
+        let mut to = 0;
+        while to < 5 {
+            let mut cause = 0;
+            while cause < CAUSES.len() {
+                if possible(from, to, cause) {
+                    // Fewer than 255 moves (checked below), so the slot fits.
+                    #[allow(clippy::cast_possible_truncation)]
+                    {
+                        table[from][to][cause] = n as u8;
+                    }
+                    n += 1;
+                }
+                cause += 1;
+            }
+            to += 1;
+        }
+        from += 1;
+    }
+    (table, n)
+}
+
+const SLOTS: [[[u8; CAUSES.len()]; 5]; 5] = slots().0;
+/// How many (from, to, cause) series the transitions counter has.
+const MOVES: usize = slots().1;
+const _: () = assert!(MOVES < NONE as usize);
 
 /// The outcome label of the calls counter, for the counters that are outcomes.
 fn outcome(counter: Counter) -> Option<usize> {
@@ -114,9 +209,9 @@ impl Export {
         }
     }
 
-    pub(crate) fn transition(&self, from: State, to: State) {
+    pub(crate) fn transition(&self, from: State, to: State, cause: Cause) {
         if let Export::On(exported) = self {
-            exported.transition(from, to);
+            exported.transition(from, to, cause);
         }
     }
 }
@@ -124,8 +219,8 @@ impl Export {
 /// The facade handles of one breaker.
 pub(crate) struct Exported {
     calls: [Handle; 5],
-    /// By `[from][to]`; a no-op handle where the move is impossible (nothing is registered).
-    transitions: [[Handle; 5]; 5],
+    /// One per possible move and cause, in the order of [`SLOTS`].
+    transitions: [Handle; MOVES],
     state: [Gauge; 5],
 }
 
@@ -141,7 +236,7 @@ impl Exported {
         metrics::describe_counter!(
             TRANSITIONS,
             Unit::Count,
-            "State changes of a circuit breaker, by the states before and after."
+            "State changes of a circuit breaker, by the states before and after and the cause: calls, manual, or a fleet reason (fleet_quorum, fleet_counted, fleet_probe, fleet_sync, fleet_released)."
         );
         metrics::describe_gauge!(
             STATE,
@@ -150,20 +245,22 @@ impl Exported {
         let breaker = || -> String { name.to_owned() };
         let calls = OUTCOMES
             .map(|outcome| metrics::counter!(CALLS, "breaker" => breaker(), "outcome" => outcome));
-        let transitions = STATES.map(|from| {
-            STATES.map(|to| {
-                if possible(from, to) {
-                    metrics::counter!(
-                        TRANSITIONS,
-                        "breaker" => breaker(),
-                        "from" => from.as_str(),
-                        "to" => to.as_str()
-                    )
-                } else {
-                    Handle::noop()
+        let mut transitions: [Handle; MOVES] = core::array::from_fn(|_| Handle::noop());
+        for (from, tos) in SLOTS.iter().enumerate() {
+            for (to, causes) in tos.iter().enumerate() {
+                for (cause, &slot) in causes.iter().enumerate() {
+                    if let Some(handle) = transitions.get_mut(usize::from(slot)) {
+                        *handle = metrics::counter!(
+                            TRANSITIONS,
+                            "breaker" => breaker(),
+                            "from" => STATES[from].as_str(),
+                            "to" => STATES[to].as_str(),
+                            "cause" => CAUSES[cause]
+                        );
+                    }
                 }
-            })
-        });
+            }
+        }
         let state = STATES.map(|state| {
             let gauge = metrics::gauge!(STATE, "breaker" => breaker(), "state" => state.as_str());
             gauge.set(if state == State::Closed { 1.0 } else { 0.0 });
@@ -187,9 +284,13 @@ impl Exported {
 
     /// Counts a state change and moves the state gauge. The gauge is moved by adding -1 and +1
     /// rather than by setting it, so two transitions reported by different callers in either
-    /// order still leave exactly the breaker's state at 1.
-    pub(crate) fn transition(&self, from: State, to: State) {
-        self.transitions[index(from)][index(to)].increment(1);
+    /// order still leave exactly the breaker's state at 1. The counter is found by indexing a
+    /// fixed table: no key is built.
+    pub(crate) fn transition(&self, from: State, to: State, cause: Cause) {
+        let slot = SLOTS[index(from)][index(to)][cause_index(cause)];
+        if let Some(handle) = self.transitions.get(usize::from(slot)) {
+            handle.increment(1);
+        }
         self.state[index(from)].decrement(1.0);
         self.state[index(to)].increment(1.0);
     }
@@ -199,20 +300,79 @@ impl Exported {
 mod tests {
     use super::*;
 
+    fn can(from: State, to: State, cause: Cause) -> bool {
+        possible(index(from), index(to), cause_index(cause))
+    }
+
     #[test]
-    fn fifteen_moves_are_possible() {
-        let moves: usize = STATES
+    fn thirty_seven_moves_are_possible_each_with_its_own_slot() {
+        assert_eq!(MOVES, 37);
+        let mut seen = std::collections::BTreeSet::new();
+        for (from, tos) in SLOTS.iter().enumerate() {
+            for (to, causes) in tos.iter().enumerate() {
+                for (cause, &slot) in causes.iter().enumerate() {
+                    assert_eq!(slot != NONE, possible(from, to, cause));
+                    if slot != NONE {
+                        assert!(usize::from(slot) < MOVES);
+                        assert!(seen.insert(slot), "slot {slot} twice");
+                    }
+                }
+            }
+        }
+        assert_eq!(seen.len(), MOVES);
+        // Without a coordinator: the automatic cycle and manual control (15 moves of state, one
+        // of them, half-open to closed, by both).
+        let local: usize = [Cause::Calls, Cause::Manual]
             .iter()
-            .map(|&from| STATES.iter().filter(|&&to| possible(from, to)).count())
+            .map(|&cause| {
+                STATES
+                    .iter()
+                    .map(|&from| STATES.iter().filter(|&&to| can(from, to, cause)).count())
+                    .sum::<usize>()
+            })
             .sum();
-        assert_eq!(moves, 15);
-        assert!(possible(State::Closed, State::Open));
-        assert!(possible(State::Open, State::HalfOpen));
-        assert!(possible(State::HalfOpen, State::Closed));
-        assert!(possible(State::HalfOpen, State::Open));
-        assert!(!possible(State::Closed, State::HalfOpen));
-        assert!(!possible(State::Disabled, State::Open));
-        assert!(!possible(State::ForcedOpen, State::HalfOpen));
+        assert_eq!(
+            local, 16,
+            "half-open -> closed both by a probe and by a reset"
+        );
+        let fleet = Cause::Remote(Reason::Sync);
+        let released = Cause::Remote(Reason::Released);
+        assert!(can(State::Closed, State::Open, Cause::Calls));
+        assert!(can(State::Open, State::HalfOpen, Cause::Calls));
+        assert!(can(State::HalfOpen, State::Closed, Cause::Calls));
+        assert!(can(State::HalfOpen, State::Open, Cause::Calls));
+        assert!(!can(State::Open, State::Closed, Cause::Calls));
+        assert!(can(State::Open, State::Closed, Cause::Manual));
+        assert!(!can(State::Closed, State::Open, Cause::Manual));
+        assert!(can(State::Closed, State::Open, fleet));
+        assert!(can(State::HalfOpen, State::Open, fleet));
+        assert!(can(State::Open, State::Closed, fleet));
+        assert!(!can(State::Open, State::HalfOpen, fleet));
+        assert!(can(State::Open, State::HalfOpen, released));
+        assert!(!can(State::Closed, State::HalfOpen, Cause::Calls));
+        assert!(!can(State::Disabled, State::Open, Cause::Calls));
+        assert!(!can(State::ForcedOpen, State::HalfOpen, Cause::Manual));
+        assert!(!can(State::Closed, State::ForcedOpen, fleet));
+    }
+
+    #[test]
+    fn causes_and_indices_agree() {
+        let causes = [
+            Cause::Calls,
+            Cause::Manual,
+            Cause::Remote(Reason::Quorum {
+                tripped: 1,
+                live: 2,
+            }),
+            Cause::Remote(Reason::Counted),
+            Cause::Remote(Reason::Probe),
+            Cause::Remote(Reason::Sync),
+            Cause::Remote(Reason::Released),
+        ];
+        for (i, cause) in causes.iter().enumerate() {
+            assert_eq!(cause_index(*cause), i);
+            assert_eq!(CAUSES[i], cause.as_str());
+        }
     }
 
     #[test]

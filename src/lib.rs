@@ -120,7 +120,8 @@
 //! - [`guide::python`], [`guide::comparison`], [`guide::verification`],
 //!   [`guide::performance`].
 //! - [`remote`]: the hooks the `async-breaker-fleet` crate uses to share one breaker across
-//!   every replica of a service through Redis or Valkey.
+//!   every replica of a service through Redis or Valkey. Every transition says why it happened
+//!   ([`Cause`]: the breaker's own calls, manual control, or the fleet with its [`Reason`]).
 //!
 //! # Features
 //!
@@ -148,6 +149,7 @@ extern crate alloc;
 extern crate std;
 
 mod breaker;
+mod cause;
 mod classify;
 mod clock;
 mod config;
@@ -185,6 +187,7 @@ struct ReadmeExamples;
 mod word_props;
 
 pub use crate::breaker::CircuitBreaker;
+pub use crate::cause::{Cause, Reason};
 pub use crate::classify::{AnyError, Classify, ErrorType, ErrorTypes, Outcome};
 #[cfg(feature = "std")]
 pub use crate::clock::QuantaClock;

@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
-use crate::State;
+use crate::{Cause, State};
 
 /// One state change of a breaker, as passed to a listener registered with
 /// [`Builder::on_transition`](crate::Builder::on_transition).
@@ -20,6 +20,15 @@ use crate::State;
 /// `Open -> HalfOpen` is reported when the first probe is admitted (that is the moment the
 /// breaker's word changes); [`CircuitBreaker::state`](crate::CircuitBreaker::state) already
 /// reports `HalfOpen` from the moment the recovery timeout elapses.
+///
+/// Each transition says why it happened ([`cause`](Self::cause)): the breaker's own calls,
+/// manual control, or a remote coordinator with its reason. For a breaker the fleet holds (see
+/// [`remote`](crate::remote)), granting it the fleet's probe and taking the grant back are not
+/// transitions: the hold stays open as far as reports go until a caller claims the probe, which
+/// reports `Open -> HalfOpen` (cause [`Cause::Calls`], as a local probe admitted), and the
+/// probe's outcome then reports `HalfOpen -> Closed` or `HalfOpen -> Open` (also
+/// [`Cause::Calls`]). A grant given back unclaimed calls no listener, emits no `tracing` event
+/// and counts no transition.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -42,6 +51,7 @@ pub struct Transition<'a> {
     pub(crate) to: State,
     pub(crate) failures: u32,
     pub(crate) at: Duration,
+    pub(crate) cause: Cause,
 }
 
 impl Transition<'_> {
@@ -69,14 +79,47 @@ impl Transition<'_> {
     pub fn at(&self) -> Duration {
         self.at
     }
+
+    /// Why it happened: the breaker's own calls, manual control, or a remote coordinator and
+    /// its [reason](crate::Reason).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use async_breaker::{Cause, CircuitBreaker, Reason};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let breaker = CircuitBreaker::builder()
+    ///     .on_transition(move |t| log.lock().unwrap().push(t.cause()))
+    ///     .build()?;
+    /// breaker.force_open();
+    /// breaker.reset();
+    /// breaker.remote().hold_because(std::time::Duration::from_secs(1), 0, Reason::Counted);
+    /// breaker.remote().close_because(Reason::Probe);
+    /// assert_eq!(
+    ///     *seen.lock().unwrap(),
+    ///     [
+    ///         Cause::Manual,
+    ///         Cause::Manual,
+    ///         Cause::Remote(Reason::Counted),
+    ///         Cause::Remote(Reason::Probe),
+    ///     ]
+    /// );
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn cause(&self) -> Cause {
+        self.cause
+    }
 }
 
+/// `circuit "payments": closed -> open (5 failures; the breaker's own calls)`: the name, the
+/// states, the failure count after the transition and its [cause](Transition::cause).
 impl fmt::Display for Transition<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "circuit {:?}: {} -> {} ({} failures)",
-            self.name, self.from, self.to, self.failures
+            "circuit {:?}: {} -> {} ({} failures; {})",
+            self.name, self.from, self.to, self.failures, self.cause
         )
     }
 }
@@ -208,7 +251,8 @@ impl Hooks {
         };
         self.count(counter);
         #[cfg(feature = "metrics")]
-        self.export.transition(transition.from, transition.to);
+        self.export
+            .transition(transition.from, transition.to, transition.cause);
         if let Some(listener) = &self.listener {
             // The new state is already installed; a panicking listener can only lose its own
             // work, so it is contained here rather than unwinding into the caller's call path

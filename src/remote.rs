@@ -8,16 +8,40 @@
 //!
 //! | call | from | to | when |
 //! |---|---|---|---|
-//! | [`hold`](Remote::hold) | closed, open, held, half-open, probing | held | the fleet is open, or probing elsewhere (also renews a hold) |
-//! | [`grant_probe`](Remote::grant_probe) | held | half-open | this breaker won the fleet's one probe |
+//! | [`hold_because`](Remote::hold_because) ([`hold`](Remote::hold)) | closed, open, held, half-open, probing | held | the fleet is open, or probing elsewhere (also renews a hold) |
+//! | [`grant_probe`](Remote::grant_probe) | held | half-open (granted) | this breaker won the fleet's one probe |
 //! | [`revoke_probe`](Remote::revoke_probe) | that exact half-open word | held | nobody here claimed the grant |
-//! | [`close`](Remote::close) | open, held, half-open, probing | closed | the fleet closed |
+//! | [`close_because`](Remote::close_because) ([`close`](Remote::close)) | open, held, half-open, probing | closed | the fleet closed |
 //! | [`release`](Remote::release) | held | open or half-open | the coordinator lost the fleet: a plain local breaker again |
 //!
 //! A breaker forced open or disabled by hand ignores all of them: manual control wins locally.
-//! Every transition starts a new cycle, so outcomes of calls admitted before it are discarded,
-//! and fires the usual [transition event](crate::Builder::on_transition) when the public state
-//! changes.
+//! Every transition starts a new cycle, so outcomes of calls admitted before it are discarded.
+//!
+//! # What is reported, and why
+//!
+//! A remote transition that changes the public state fires the usual
+//! [transition event](crate::Builder::on_transition) (and `tracing` event, and `metrics`
+//! transition) with the cause [`Cause::Remote`] and the [`Reason`] given:
+//! [`hold_because`](Remote::hold_because) and [`close_because`](Remote::close_because) take
+//! one ([`hold`](Remote::hold) and [`close`](Remote::close) give [`Reason::Sync`]), and
+//! [`release`](Remote::release) reports [`Reason::Released`]. Renewing a hold reports nothing
+//! (the breaker stays open).
+//!
+//! Granting the fleet's probe and taking the grant back are **not** transitions: no listener
+//! call, no `tracing` event, no `metrics` transition, so a grant given back unclaimed leaves no
+//! trace. As far as reports go, the hold stays open until a caller claims the granted probe:
+//! that caller reports `Open -> HalfOpen` (cause [`Cause::Calls`], as a local probe admitted
+//! from open does), and the probe's outcome then reports `HalfOpen -> Closed` or
+//! `HalfOpen -> Open`, also [`Cause::Calls`]. (Taking the slot back after a claimed probe was
+//! dropped is reported `HalfOpen -> Open`, [`Reason::Sync`]: the claim was reported.)
+//!
+//! # The hold's note
+//!
+//! The reason a breaker is held is kept beside the word, and a caller it turns away is told
+//! ([`OpenError::remote`](crate::OpenError::remote), and its message:
+//! `circuit "dep" is open, held by the fleet (3 of 8 replicas tripped, 5s remaining)`). A
+//! coordinator renews its holds with [`Reason::Sync`] as it reconciles; renewing a hold with
+//! `Sync` keeps the note of the hold it renews, while any other reason replaces it.
 //!
 //! # Held
 //!
@@ -58,13 +82,22 @@
 //! assert_eq!(remote.snapshot().phase(), Phase::Closed);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Demand
+//!
+//! Once the fleet's open period is over, the fleet needs one probe, on a replica whose callers
+//! want it. A caller turned away by a held breaker whose fleet period is over sets a flag (at
+//! most one shared write per such period, however many callers are turned away; no other path
+//! writes it), which [`take_demand`](Remote::take_demand) reads and clears. A coordinator
+//! competes for the fleet's probe only where there is demand, so an idle replica never wins it.
+//! A hold with time left, and closing, clear the flag.
 
 use core::fmt;
 use core::time::Duration;
 
 use crate::breaker::CircuitBreaker;
 use crate::word::{self, Word, MAX_LEVEL};
-use crate::State;
+use crate::{Cause, Reason, State};
 
 /// Where a breaker's word is, in more detail than [`State`]: what a coordinator needs to tell a
 /// local open period from a fleet hold, and a free probe slot from a probe in flight.
@@ -82,7 +115,8 @@ pub enum Phase {
     Open,
     /// Held open by a coordinator (see the [module docs](self#held)).
     Held,
-    /// The probe slot is free: the next caller becomes the probe.
+    /// The probe slot is free: the next caller becomes the probe. Also a held breaker granted
+    /// the fleet's probe ([`Remote::grant_probe`]) whose grant nobody has claimed yet.
     HalfOpen,
     /// A probe admitted here is in flight.
     Probing,
@@ -98,7 +132,7 @@ impl Phase {
             word::Phase::Closed => Phase::Closed,
             word::Phase::Open => Phase::Open,
             word::Phase::Held => Phase::Held,
-            word::Phase::HalfOpen => Phase::HalfOpen,
+            word::Phase::HalfOpen | word::Phase::Granted => Phase::HalfOpen,
             word::Phase::Probing => Phase::Probing,
             word::Phase::ForcedOpen => Phase::ForcedOpen,
             word::Phase::Disabled => Phase::Disabled,
@@ -272,28 +306,38 @@ impl<C> Remote<'_, C> {
         Snapshot::new(w, &self.breaker.view_of(w, &mut self.breaker.lazy_now()))
     }
 
-    /// Applies `to` by compare-exchange and reports the change. With `held_for_ms`, the new
-    /// word is a hold whose fleet open period ends that long after its stamp: that is written
-    /// before the hold is installed (so a reader that sees the hold sees its period), and only
-    /// if the transition applies.
-    fn apply(&self, to: word::Remote, held_for_ms: Option<u64>) -> Option<Snapshot> {
+    /// Applies `to` by compare-exchange and reports the change for `reason`. With
+    /// `held_for_ms`, the new word is a hold whose fleet open period ends that long after its
+    /// stamp; with `note`, a hold for that reason. Both are written before the hold is
+    /// installed (so a reader that sees the hold sees its period and its reason), and only if
+    /// the transition applies to the word as it is. A `Sync` note is not written over the note
+    /// of a word still held (or granted): it renews that hold, for the reason it had.
+    fn apply(
+        &self,
+        to: word::Remote,
+        held_for_ms: Option<u64>,
+        note: Option<Reason>,
+        reason: Reason,
+    ) -> Option<Snapshot> {
         let mut now = self.breaker.lazy_now();
         let (from, next) = self.breaker.update(|current| {
             let next = word::remote(current, to, &mut || now.get())?;
-            if let Some(ms) = held_for_ms {
-                self.breaker.set_held_until(next.stamp().saturating_add(ms));
+            let until = held_for_ms.map(|ms| next.stamp().saturating_add(ms));
+            let renewal = matches!(current.phase(), word::Phase::Held | word::Phase::Granted);
+            let note = note.filter(|&note| note != Reason::Sync || !renewal);
+            if until.is_some() || note.is_some() {
+                self.breaker.set_hold(until, note);
             }
             Some(next)
         })?;
-        self.breaker.changed(from, next, &mut now);
+        self.breaker
+            .changed(from, next, Cause::Remote(reason), &mut now);
         Some(Snapshot::new(next, &self.breaker.view_of(next, &mut now)))
     }
 
-    /// The fleet is open with `remaining` of its open period left (or zero: it is probing
-    /// elsewhere), at backoff `level` (capped at 7): reject every call and admit no probe here
-    /// until [granted](Self::grant_probe). Holding a held breaker renews the hold. A probe in
-    /// flight here becomes stale (its outcome is discarded). Returns the new snapshot, or `None`
-    /// for a breaker forced open or disabled by hand.
+    /// [`hold_because`](Self::hold_because) with [`Reason::Sync`]: the coordinator follows
+    /// the fleet's shared state without a fresher reason. Renewing a hold this way keeps the
+    /// reason it was held for.
     ///
     /// ```
     /// use std::time::Duration;
@@ -309,16 +353,68 @@ impl<C> Remote<'_, C> {
     /// assert!(breaker.remote().hold(Duration::from_secs(5), 1).is_none()); // manual wins
     /// ```
     pub fn hold(&self, remaining: Duration, level: u8) -> Option<Snapshot> {
+        self.hold_because(remaining, level, Reason::Sync)
+    }
+
+    /// The fleet is open, for `reason`, with `remaining` of its open period left (or zero: it
+    /// is probing elsewhere), at backoff `level` (capped at 7): reject every call and admit no
+    /// probe here until [granted](Self::grant_probe). Holding a held breaker renews the hold. A
+    /// probe in flight here becomes stale (its outcome is discarded). Returns the new snapshot,
+    /// or `None` for a breaker forced open or disabled by hand.
+    ///
+    /// If the public state changes (closed or half-open to open), the transition is reported
+    /// with the cause [`Cause::Remote`]`(reason)`. The reason becomes the hold's note, which a
+    /// rejected caller is told ([`OpenError::remote`](crate::OpenError::remote)), except that
+    /// [`Reason::Sync`] keeps the note of a hold it renews. A `remaining` above zero (once
+    /// whole milliseconds) starts a new open period, so it clears the
+    /// [demand](Self::take_demand) for the fleet's probe.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, Reason, State};
+    ///
+    /// let breaker = CircuitBreaker::builder().name("dep").build()?;
+    /// let quorum = Reason::Quorum { tripped: 3, live: 8 };
+    /// let held = breaker.remote().hold_because(Duration::from_secs(5), 0, quorum).unwrap();
+    /// assert_eq!(held.state(), State::Open);
+    /// breaker.remote().hold(Duration::from_secs(5), 0); // renewed as the agent reconciles
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert_eq!(rejected.remote(), Some(quorum), "a renewal keeps the reason");
+    /// assert_eq!(
+    ///     rejected.to_string(),
+    ///     r#"circuit "dep" is open, held by the fleet (3 of 8 replicas tripped, 5s remaining)"#
+    /// );
+    ///
+    /// breaker.remote().hold_because(Duration::from_secs(5), 1, Reason::Probe); // it failed
+    /// assert_eq!(breaker.try_acquire().unwrap_err().remote(), Some(Reason::Probe));
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn hold_because(&self, remaining: Duration, level: u8, reason: Reason) -> Option<Snapshot> {
         let level = u64::from(level).min(MAX_LEVEL);
         let period = self.breaker.policy().period_ms(level);
         let remaining_ms = u64::try_from(remaining.as_millis())
             .unwrap_or(u64::MAX)
             .min(period);
-        self.apply(word::Remote::Hold { level }, Some(remaining_ms))
+        let held = self.apply(
+            word::Remote::Hold { level },
+            Some(remaining_ms),
+            Some(reason),
+            reason,
+        );
+        if remaining_ms > 0 {
+            // After the hold is installed: a caller turned away by the hold it replaced may
+            // still set the flag, but none turned away by this one can.
+            self.breaker.clear_demand();
+        }
+        held
     }
 
     /// This breaker won the fleet's one probe: a held breaker frees its probe slot, so the next
     /// caller (exactly one, however many race) becomes the probe. `None` unless held.
+    ///
+    /// The grant is not a transition: nothing is reported until a caller claims the probe,
+    /// which reports `Open -> HalfOpen` (cause [`Cause::Calls`]); see
+    /// [what is reported](self#what-is-reported-and-why).
     ///
     /// ```
     /// use async_breaker::{remote::Phase, CircuitBreaker};
@@ -330,7 +426,8 @@ impl<C> Remote<'_, C> {
     /// assert!(breaker.try_acquire().unwrap().is_probe());
     /// ```
     pub fn grant_probe(&self) -> Option<Snapshot> {
-        self.apply(word::Remote::Grant, None)
+        // A grant reports nothing (see `word::Phase::reported`); the reason is never used.
+        self.apply(word::Remote::Grant, None, None, Reason::Sync)
     }
 
     /// Takes back a free probe slot: only if the word is still exactly `granted`, it goes back
@@ -339,6 +436,12 @@ impl<C> Remote<'_, C> {
     /// free under a new stamp, which only a fresh snapshot names. Returns whether it did;
     /// `false` means a probe is in flight or something else moved the breaker. Revoke before
     /// giving the fleet's probe lease back, never after.
+    ///
+    /// Taking back an unclaimed grant is not a transition: nothing is reported, so a grant
+    /// given back unused leaves no trace in listeners, `tracing` or `metrics`. (Taking back a
+    /// slot that a claimed probe, since dropped, left free reports `HalfOpen -> Open` with
+    /// [`Reason::Sync`], since the claim reported `Open -> HalfOpen`.) The hold keeps its
+    /// note.
     ///
     /// ```
     /// use async_breaker::{remote::Phase, CircuitBreaker};
@@ -358,13 +461,17 @@ impl<C> Remote<'_, C> {
     pub fn revoke_probe(&self, granted: &Snapshot) -> bool {
         // The hold it installs has the fleet's open period over; a revoke that does not apply
         // leaves a held breaker's time alone.
-        self.apply(word::Remote::Revoke(granted.word()), Some(0))
-            .is_some()
+        self.apply(
+            word::Remote::Revoke(granted.word()),
+            Some(0),
+            None,
+            Reason::Sync,
+        )
+        .is_some()
     }
 
-    /// The fleet closed: an open, held, half-open or probing breaker closes, with no failures
-    /// and the base open period. `None` if it is closed already (its count is left alone) or
-    /// forced open or disabled by hand.
+    /// [`close_because`](Self::close_because) with [`Reason::Sync`]: the coordinator follows
+    /// the fleet's shared state without a fresher reason.
     ///
     /// ```
     /// use async_breaker::CircuitBreaker;
@@ -378,13 +485,45 @@ impl<C> Remote<'_, C> {
     /// # Ok::<(), async_breaker::ConfigError>(())
     /// ```
     pub fn close(&self) -> Option<Snapshot> {
-        self.apply(word::Remote::Close, None)
+        self.close_because(Reason::Sync)
+    }
+
+    /// The fleet closed, for `reason` (typically [`Reason::Probe`]: the fleet's probe
+    /// succeeded): an open, held, half-open or probing breaker closes, with no failures and the
+    /// base open period, and the transition is reported with the cause
+    /// [`Cause::Remote`]`(reason)`. `None` if it is closed already (its count is left alone) or
+    /// forced open or disabled by hand. Either way it clears the [demand](Self::take_demand)
+    /// for the fleet's probe.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use async_breaker::{Cause, CircuitBreaker, Reason};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = Arc::clone(&seen);
+    /// let breaker = CircuitBreaker::builder()
+    ///     .on_transition(move |t| log.lock().unwrap().push(t.to_string()))
+    ///     .build()?;
+    /// breaker.remote().hold(std::time::Duration::ZERO, 0);
+    /// assert!(breaker.remote().close_because(Reason::Probe).is_some());
+    /// assert!(breaker.is_closed());
+    /// assert_eq!(
+    ///     seen.lock().unwrap()[1],
+    ///     r#"circuit "unnamed": open -> closed (0 failures; the fleet's probe)"#
+    /// );
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn close_because(&self, reason: Reason) -> Option<Snapshot> {
+        let closed = self.apply(word::Remote::Close, None, None, reason);
+        self.breaker.clear_demand();
+        closed
     }
 
     /// The coordinator lost the fleet (its server is down, say): a held breaker becomes a
     /// plain local one. If the fleet's open period was still running it opens for a full open
     /// period of its own; otherwise its probe slot is freed and the next caller probes. `None`
-    /// unless held.
+    /// unless held. A change of public state (open to half-open) is reported with the cause
+    /// [`Cause::Remote`]`(`[`Reason::Released`]`)`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -398,6 +537,47 @@ impl<C> Remote<'_, C> {
     /// ```
     pub fn release(&self) -> Option<Snapshot> {
         let fleet_open = self.snapshot().remaining() > Duration::ZERO;
-        self.apply(word::Remote::Release { fleet_open }, None)
+        self.apply(
+            word::Remote::Release { fleet_open },
+            None,
+            None,
+            Reason::Released,
+        )
+    }
+
+    /// Whether a caller was turned away by this breaker while it was held with the fleet's
+    /// open period over (so it read half-open: the fleet's probe in flight elsewhere) since the
+    /// flag was last taken; taking it clears it. A coordinator competes for the fleet's probe
+    /// only when this is `true`, so a replica without callers never wins it. See
+    /// [demand](self#demand).
+    ///
+    /// The flag is a hint, kept beside the word with relaxed atomics: a caller turned away at
+    /// the very moment a hold with time left replaces the due one may set it for that one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let breaker = CircuitBreaker::builder().clock(clock.clone()).build()?;
+    /// clock.advance(Duration::from_secs(60)); // up for a minute
+    /// let remote = breaker.remote();
+    /// remote.hold(Duration::from_secs(2), 0);
+    /// assert!(breaker.try_acquire().is_err()); // the fleet's open period still runs
+    /// assert!(!remote.take_demand());
+    ///
+    /// clock.advance(Duration::from_secs(2)); // over: the fleet wants a probe
+    /// assert!(breaker.try_acquire().is_err());
+    /// assert!(breaker.try_acquire().is_err());
+    /// assert!(remote.take_demand()); // two callers, one flag
+    /// assert!(!remote.take_demand()); // taken
+    ///
+    /// assert!(breaker.try_acquire().is_err());
+    /// remote.hold(Duration::from_secs(2), 1); // a new open period forgets it
+    /// assert!(!remote.take_demand());
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn take_demand(&self) -> bool {
+        self.breaker.take_demand()
     }
 }

@@ -22,8 +22,9 @@
 //!   that began the phase, kept as the phase's identity. 42 bits of milliseconds is 139 years.
 //! - **failures**: consecutive failures (saturating at 65 535, so thresholds go up to that).
 //! - **phase**: `0` closed, `1` open, `2` half-open with the probe slot free, `3` half-open with
-//!   a probe in flight, `4` forced open, `5` disabled, `6` held open by a remote coordinator
-//!   (see [Remote coordination](#remote-coordination)). `7` is reserved.
+//!   a probe in flight, `4` forced open, `5` disabled, `6` held open by a remote coordinator,
+//!   `7` held with the fleet's probe granted here, its slot free (see
+//!   [Remote coordination](#remote-coordination)).
 //! - **level**: the backoff level. Each failed probe raises it by one (up to 7); the open period
 //!   is the recovery timeout doubled once per level, capped by the backoff maximum. Closing resets
 //!   it to 0. Without backoff the cap equals the recovery timeout, so the level changes nothing.
@@ -46,6 +47,12 @@
 //! it the fleet's one probe, *revoke* an unclaimed grant, *close* it when the fleet closes, and
 //! *release* it back to a plain local breaker. Each is one compare-exchange and starts a new
 //! cycle (stamp `max(now, stamp + 1)`), so every permit admitted before is stale.
+//!
+//! A grant installs `Granted` (phase 7), not `HalfOpen`: both admit the next caller as the
+//! probe and read as half-open, but a `Granted` word is still the fleet's hold as far as
+//! transition reports go ([`Phase::reported`]). So a grant taken back unclaimed was never a
+//! transition, and the caller that claims the slot reports open -> half-open, exactly as a
+//! local probe admitted from `Open` does.
 //!
 //! `Held` (phase 6) rejects every caller and never admits a probe while the coordinator keeps
 //! renewing it. Its stamp is when it was last held; how long the fleet's open period still runs
@@ -104,6 +111,10 @@ pub(crate) enum Phase {
     /// admitted until the coordinator grants one, or until the hold has gone unrenewed for its
     /// open period plus the probe deadline (then the next caller probes, as from `Open`).
     Held = 6,
+    /// Held, with the fleet's probe granted here since `stamp`: the probe slot is free, so the
+    /// next caller becomes the probe, as from `HalfOpen`. Reported as the hold it came from
+    /// (open) until a caller claims the slot.
+    Granted = 7,
 }
 
 impl Phase {
@@ -113,9 +124,20 @@ impl Phase {
         match self {
             Phase::Closed => State::Closed,
             Phase::Open | Phase::Held => State::Open,
-            Phase::HalfOpen | Phase::Probing => State::HalfOpen,
+            Phase::HalfOpen | Phase::Probing | Phase::Granted => State::HalfOpen,
             Phase::ForcedOpen => State::ForcedOpen,
             Phase::Disabled => State::Disabled,
+        }
+    }
+
+    /// The state transition reports (listeners, `tracing`, `metrics`) take this phase for: the
+    /// phase's [`state`](Self::state), except that a granted, unclaimed probe slot is still the
+    /// fleet's hold (open). A change of this is a transition; nothing else is.
+    #[inline]
+    pub(crate) const fn reported(self) -> State {
+        match self {
+            Phase::Granted => State::Open,
+            phase => phase.state(),
         }
     }
 
@@ -128,8 +150,8 @@ impl Phase {
             4 => Phase::ForcedOpen,
             5 => Phase::Disabled,
             6 => Phase::Held,
-            // Only `new` writes phases and it writes the seven above, so 0 is the only other
-            // value that can occur; the reserved value falls back to the safe default.
+            7 => Phase::Granted,
+            // The field is three bits wide, so 0 is the only other value.
             _ => Phase::Closed,
         }
     }
@@ -455,7 +477,7 @@ pub(crate) fn acquire(w: Word, policy: &Policy, now: &mut impl FnMut() -> u64) -
                 }),
             }
         }
-        Phase::HalfOpen => {
+        Phase::HalfOpen | Phase::Granted => {
             let now = clamp(now(), w.stamp());
             Admission::Probe(w.with(Phase::Probing, w.failures(), now))
         }
@@ -514,7 +536,9 @@ pub(crate) fn succeed(w: Word, ticket: Ticket) -> Step {
         // A disabled breaker records nothing.
         Phase::Disabled => Step::Keep,
         // No ticket is ever issued in these phases.
-        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held => Step::Stale,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held | Phase::Granted => {
+            Step::Stale
+        }
     }
 }
 
@@ -541,7 +565,9 @@ pub(crate) fn fail(
                 .with_level(w.level() + 1),
         ),
         Phase::Disabled => Step::Keep,
-        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held => Step::Stale,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held | Phase::Granted => {
+            Step::Stale
+        }
     }
 }
 
@@ -565,7 +591,9 @@ pub(crate) fn release(w: Word, ticket: Ticket) -> Step {
     match w.phase() {
         Phase::Probing => Step::Write(w.with(Phase::HalfOpen, w.failures(), w.stamp())),
         Phase::Closed | Phase::Disabled => Step::Keep,
-        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held => Step::Stale,
+        Phase::Open | Phase::HalfOpen | Phase::ForcedOpen | Phase::Held | Phase::Granted => {
+            Step::Stale
+        }
     }
 }
 
@@ -610,9 +638,11 @@ pub(crate) enum Remote {
         /// The fleet's backoff level.
         level: u64,
     },
-    /// This breaker won the fleet's probe: free the probe slot so the next caller probes.
+    /// This breaker won the fleet's probe: free the probe slot so the next caller probes
+    /// (`Granted`).
     Grant,
-    /// Take back a grant nobody claimed: only if the word is still exactly this one.
+    /// Take back a grant nobody claimed: only if the word is still exactly this one, granted or
+    /// half-open (a probe claimed and dropped since leaves a half-open word).
     Revoke(Word),
     /// The fleet closed: closed, no failures, the base open period.
     Close,
@@ -640,9 +670,11 @@ pub(crate) fn remote(w: Word, to: Remote, now: &mut impl FnMut() -> u64) -> Opti
             Some(w.with(Phase::Held, w.failures(), stamp()).with_level(level))
         }
         Remote::Grant if phase == Phase::Held => {
-            Some(w.with(Phase::HalfOpen, w.failures(), stamp()))
+            Some(w.with(Phase::Granted, w.failures(), stamp()))
         }
-        Remote::Revoke(granted) if w == granted && phase == Phase::HalfOpen => {
+        Remote::Revoke(granted)
+            if w == granted && matches!(phase, Phase::HalfOpen | Phase::Granted) =>
+        {
             Some(w.with(Phase::Held, w.failures(), stamp()))
         }
         Remote::Close if phase != Phase::Closed => {
@@ -1101,7 +1133,7 @@ mod tests {
     }
 
     /// Every phase a word can be in, for tests that go through all of them.
-    const PHASES: [Phase; 7] = [
+    const PHASES: [Phase; 8] = [
         Phase::Closed,
         Phase::Open,
         Phase::HalfOpen,
@@ -1109,7 +1141,70 @@ mod tests {
         Phase::ForcedOpen,
         Phase::Disabled,
         Phase::Held,
+        Phase::Granted,
     ];
+
+    /// Every phase value round-trips through the word: all eight are in use.
+    #[test]
+    fn every_phase_value_round_trips() {
+        for phase in PHASES {
+            assert_eq!(Word::new(phase, 1, 2).phase(), phase);
+        }
+    }
+
+    /// A grant installs `Granted`: it admits the next caller as the probe and reads as
+    /// half-open, but reports as the hold it came from until the slot is claimed. A revoke takes
+    /// back the exact granted word, or the half-open word a claimed and dropped probe left.
+    #[test]
+    fn a_grant_reads_half_open_but_reports_as_the_hold_until_claimed() {
+        let held = Word::new(Phase::Held, 2, 100).with_level(3);
+        let granted = remote(held, Remote::Grant, &mut at(100)).unwrap();
+        assert_eq!(granted, Word::new(Phase::Granted, 2, 101).with_level(3));
+        assert_eq!(
+            (granted.phase().state(), granted.phase().reported()),
+            (State::HalfOpen, State::Open)
+        );
+        assert_eq!(held.phase().reported(), State::Open);
+        let view = observe(granted, &POLICY, 5_000, &mut no_clock());
+        assert_eq!((view.state, view.remaining_ms), (State::HalfOpen, 0));
+        assert_eq!(remote(granted, Remote::Grant, &mut no_clock()), None);
+        assert_eq!(
+            remote(
+                granted,
+                Remote::Release { fleet_open: false },
+                &mut no_clock()
+            ),
+            None,
+            "a release needs a held word"
+        );
+
+        let claimed = probe(acquire(granted, &POLICY, &mut at(150)));
+        assert_eq!(claimed, Word::new(Phase::Probing, 2, 150).with_level(3));
+        assert_eq!(claimed.phase().reported(), State::HalfOpen);
+        assert_eq!(
+            remote(granted, Remote::Revoke(granted), &mut at(120)),
+            Some(Word::new(Phase::Held, 2, 120).with_level(3))
+        );
+        assert_eq!(
+            remote(claimed, Remote::Revoke(granted), &mut no_clock()),
+            None
+        );
+        let dropped = written(release(claimed, claimed.ticket()));
+        assert_eq!(dropped.phase(), Phase::HalfOpen);
+        assert_eq!(
+            remote(dropped, Remote::Revoke(granted), &mut no_clock()),
+            None,
+            "not the granted word any more"
+        );
+        assert_eq!(
+            remote(dropped, Remote::Revoke(dropped), &mut at(160)),
+            Some(Word::new(Phase::Held, 2, 160).with_level(3))
+        );
+        let ticket = granted.ticket();
+        assert_eq!(succeed(granted, ticket), Step::Stale);
+        assert_eq!(fail(granted, ticket, &POLICY, &mut no_clock()), Step::Stale);
+        assert_eq!(release(granted, ticket), Step::Stale);
+    }
 
     #[test]
     fn a_ticket_says_whether_it_came_from_a_closed_call_or_the_probe_and_from_which_cycle() {

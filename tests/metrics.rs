@@ -12,7 +12,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use async_breaker::{Builder, CircuitBreaker, Error, ManualClock, Outcome, State};
+use async_breaker::{Builder, CircuitBreaker, Error, ManualClock, Outcome, Reason, State};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 
 const CALLS: &str = "circuit_breaker_calls_total";
@@ -58,8 +58,21 @@ fn calls(breaker: &str, outcome: &str) -> String {
     format!("{CALLS}{{breaker=\"{breaker}\",outcome=\"{outcome}\"}}")
 }
 
+/// A transition made by the breaker's own calls.
 fn moved(breaker: &str, from: &str, to: &str) -> String {
-    format!("{TRANSITIONS}{{breaker=\"{breaker}\",from=\"{from}\",to=\"{to}\"}}")
+    moved_by(breaker, from, to, "calls")
+}
+
+fn moved_by(breaker: &str, from: &str, to: &str, cause: &str) -> String {
+    format!("{TRANSITIONS}{{breaker=\"{breaker}\",cause=\"{cause}\",from=\"{from}\",to=\"{to}\"}}")
+}
+
+/// The sum of every transition series.
+fn all_transitions(all: &BTreeMap<String, f64>) -> f64 {
+    all.iter()
+        .filter(|(k, _)| k.starts_with(TRANSITIONS))
+        .map(|(_, v)| v)
+        .sum()
 }
 
 fn state(breaker: &str, state: &str) -> String {
@@ -205,12 +218,34 @@ fn every_series_is_registered_at_build_and_starts_closed() {
     assert_eq!(names.iter().filter(|n| **n == CALLS).count(), 5);
     assert_eq!(
         names.iter().filter(|n| **n == TRANSITIONS).count(),
-        15,
-        "the 15 possible moves, none of the impossible ones"
+        37,
+        "the 37 possible moves and causes, none of the impossible ones"
     );
     assert_eq!(names.iter().filter(|n| **n == STATE).count(), 5);
-    assert_eq!(all.len(), 25);
+    assert_eq!(all.len(), 47);
+    // Each cause's moves: the breaker's own calls 4, manual control 12, each of the fleet's
+    // five reasons 4, and letting go one more.
+    let per_cause = |cause: &str| {
+        all.keys()
+            .filter(|k| k.starts_with(TRANSITIONS) && k.contains(&format!("cause=\"{cause}\"")))
+            .count()
+    };
+    assert_eq!(per_cause("calls"), 4);
+    assert_eq!(per_cause("manual"), 12);
+    for reason in ["fleet_quorum", "fleet_counted", "fleet_probe", "fleet_sync"] {
+        assert_eq!(per_cause(reason), 4, "{reason}");
+    }
+    assert_eq!(per_cause("fleet_released"), 5);
+    assert!(all.contains_key(&moved("fresh", "open", "half-open")));
+    assert!(all.contains_key(&moved_by("fresh", "open", "half-open", "fleet_released")));
     assert!(!all.contains_key(&moved("fresh", "closed", "half-open")));
+    assert!(
+        !all.contains_key(&moved("fresh", "open", "closed")),
+        "only by hand or the fleet"
+    );
+    assert!(!all.contains_key(&moved_by("fresh", "closed", "open", "manual")));
+    assert!(!all.contains_key(&moved_by("fresh", "open", "half-open", "fleet_sync")));
+    assert!(!all.contains_key(&moved_by("fresh", "closed", "forced-open", "fleet_sync")));
     assert_state(&all, "fresh", State::Closed);
     let counted: f64 = all
         .iter()
@@ -271,19 +306,15 @@ fn manual_control_transitions_are_counted() {
     breaker.reset();
 
     let all = series(&snapshotter);
-    assert_eq!(get(&all, &moved("manual", "closed", "forced-open")), 1.0);
-    assert_eq!(get(&all, &moved("manual", "forced-open", "disabled")), 1.0);
-    assert_eq!(get(&all, &moved("manual", "disabled", "closed")), 2.0);
+    let by_hand = |from, to| moved_by("manual", from, to, "manual");
+    assert_eq!(get(&all, &by_hand("closed", "forced-open")), 1.0);
+    assert_eq!(get(&all, &by_hand("forced-open", "disabled")), 1.0);
+    assert_eq!(get(&all, &by_hand("disabled", "closed")), 2.0);
     assert_eq!(get(&all, &moved("manual", "closed", "open")), 1.0);
-    assert_eq!(get(&all, &moved("manual", "open", "forced-open")), 1.0);
-    assert_eq!(get(&all, &moved("manual", "forced-open", "closed")), 1.0);
-    assert_eq!(get(&all, &moved("manual", "closed", "disabled")), 1.0);
-    let transitions: f64 = all
-        .iter()
-        .filter(|(k, _)| k.starts_with(TRANSITIONS))
-        .map(|(_, v)| v)
-        .sum();
-    assert_eq!(transitions, 8.0, "no other transition: {all:#?}");
+    assert_eq!(get(&all, &by_hand("open", "forced-open")), 1.0);
+    assert_eq!(get(&all, &by_hand("forced-open", "closed")), 1.0);
+    assert_eq!(get(&all, &by_hand("closed", "disabled")), 1.0);
+    assert_eq!(all_transitions(&all), 8.0, "no other transition: {all:#?}");
     assert_calls(
         &all,
         "manual",
@@ -296,6 +327,52 @@ fn manual_control_transitions_are_counted() {
         ],
     );
     assert_state(&all, "manual", State::Closed);
+}
+
+/// Every remote transition is counted under the reason the coordinator gave; renewing a hold,
+/// granting the fleet's probe and taking the grant back unclaimed count nothing; claiming a
+/// granted probe and its outcome are the breaker's own calls; the gauge follows throughout.
+#[test]
+fn remote_transitions_are_counted_by_reason_and_a_grant_given_back_is_not_a_transition() {
+    let (builder, clock) = on_manual_clock("fleet", 1);
+    let (breaker, snapshotter) = build(builder.metrics());
+    let remote = breaker.remote();
+    let quorum = Reason::Quorum {
+        tripped: 3,
+        live: 8,
+    };
+    remote.hold_because(Duration::from_secs(1), 0, quorum); // closed -> open
+    remote.hold(Duration::from_secs(1), 0); // renewed: nothing
+    clock.advance(Duration::from_secs(1));
+    for _ in 0..3 {
+        let granted = remote.grant_probe().unwrap();
+        assert!(remote.revoke_probe(&granted)); // given back unused: nothing, three times
+    }
+    remote.grant_probe().unwrap();
+    let probe = breaker.try_acquire().unwrap(); // claimed: open -> half-open, calls
+    probe.failure(); // half-open -> open, calls
+    remote.hold_because(Duration::from_secs(1), 1, Reason::Probe); // held again: nothing
+    remote.close_because(Reason::Probe); // open -> closed
+    remote.hold_because(Duration::ZERO, 0, Reason::Counted); // closed -> open
+    remote.release(); // open -> half-open, released
+    let _ = breaker.try_acquire().unwrap(); // the local probe, dropped: nothing
+    remote.hold(Duration::from_secs(1), 0); // half-open -> open
+    remote.close(); // open -> closed
+
+    let all = series(&snapshotter);
+    let fleet = |from, to, cause| get(&all, &moved_by("fleet", from, to, cause));
+    assert_eq!(fleet("closed", "open", "fleet_quorum"), 1.0);
+    assert_eq!(get(&all, &moved("fleet", "open", "half-open")), 1.0);
+    assert_eq!(get(&all, &moved("fleet", "half-open", "open")), 1.0);
+    assert_eq!(fleet("open", "closed", "fleet_probe"), 1.0);
+    assert_eq!(fleet("closed", "open", "fleet_counted"), 1.0);
+    assert_eq!(fleet("open", "half-open", "fleet_released"), 1.0);
+    assert_eq!(fleet("half-open", "open", "fleet_sync"), 1.0);
+    assert_eq!(fleet("open", "closed", "fleet_sync"), 1.0);
+    assert_eq!(all_transitions(&all), 8.0, "no other transition: {all:#?}");
+    assert_state(&all, "fleet", State::Closed);
+    let m = breaker.metrics().unwrap();
+    assert_eq!((m.opened, m.half_opened, m.closed), (4, 2, 2));
 }
 
 #[test]

@@ -7,8 +7,12 @@
 //! The operations cover admission, every way of completing a permit (including slow successes),
 //! the clock moving forwards, backwards and to the end of its range, the manual transitions
 //! (`force_open`, `disable`, `reset`) and, in the coordinated properties, a remote coordinator
-//! (`hold` with any remaining time and level, `grant_probe`, `revoke_probe` of the last grant or
-//! of an older snapshot, `close`, `release`, `snapshot`), whose every answer must agree too. The settings cover the consecutive-failure threshold and,
+//! (`hold` and `hold_because` with any remaining time, level and reason, `grant_probe`,
+//! `revoke_probe` of the last grant or of an older snapshot, `close` and `close_because`,
+//! `release`, `snapshot`, `take_demand`), whose every answer must agree too, as must what a
+//! rejection by a held breaker says of the hold and, in half the coordinated runs (a listener
+//! makes the breaker leave its plain fast paths), every transition reported with its cause. The
+//! settings cover the consecutive-failure threshold and,
 //! each optional and independent, a probe deadline, backoff (with or without jitter), a slow-call
 //! threshold, a failure-rate window (count-based of up to 40 calls, or up to 70 in the long runs,
 //! so both the one-word window and the ring of slots are covered; or time-based), a slow-call
@@ -26,7 +30,8 @@
 
 mod model;
 use model::bridge::{
-    configure, is_matching, model_state, Breaker, Coordinator, Fault, Predicate, RemoteOp,
+    agree_hold, agree_transitions, configure, is_matching, listen, model_state, Breaker,
+    Coordinator, Fault, Log, Predicate, RemoteOp,
 };
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,7 +43,7 @@ use async_breaker::{
 };
 use proptest::prelude::*;
 
-use model::{Decision, Manual, Model, Options, Rate, Settings, Token, TIME_MAX_MS};
+use model::{Decision, Manual, Model, ModelReason, Options, Rate, Settings, Token, TIME_MAX_MS};
 
 /// Cases per property when `PROPTEST_CASES` is not set.
 const CASES: u32 = 1_000;
@@ -170,17 +175,35 @@ fn fleet_remaining() -> impl Strategy<Value = Duration> {
     ]
 }
 
-/// A remote coordinator's operations; a revoke names the last grant half the time.
+/// Why a coordinator holds or closes: every reason, quorums small and large (a rejection
+/// keeps counts up to 255).
+fn reason() -> impl Strategy<Value = ModelReason> {
+    prop_oneof![
+        2 => (0..300_u16, 0..300_u16)
+            .prop_map(|(tripped, live)| ModelReason::Quorum { tripped, live }),
+        1 => (any::<u16>(), any::<u16>())
+            .prop_map(|(tripped, live)| ModelReason::Quorum { tripped, live }),
+        1 => Just(ModelReason::Counted),
+        1 => Just(ModelReason::Probe),
+        2 => Just(ModelReason::Sync),
+        1 => Just(ModelReason::Released),
+    ]
+}
+
+/// A remote coordinator's operations; a revoke names the last grant half the time; a hold or a
+/// close gives a reason (or none: `hold`, `close`).
 fn remote_op() -> impl Strategy<Value = Op> {
     let level = prop_oneof![4 => 0..=8_u8, 1 => any::<u8>()];
     prop_oneof![
-        4 => (fleet_remaining(), level).prop_map(|(remaining, level)| RemoteOp::Hold(remaining, level)),
+        4 => (fleet_remaining(), level, proptest::option::of(reason()))
+            .prop_map(|(remaining, level, why)| RemoteOp::Hold(remaining, level, why)),
         3 => Just(RemoteOp::Grant),
         1 => Just(RemoteOp::Revoke(0)),
         1 => any::<usize>().prop_map(RemoteOp::Revoke),
-        1 => Just(RemoteOp::Close),
+        1 => proptest::option::of(reason()).prop_map(RemoteOp::Close),
         2 => Just(RemoteOp::Release),
         1 => Just(RemoteOp::Snapshot),
+        2 => Just(RemoteOp::TakeDemand),
     ]
     .prop_map(Op::Remote)
 }
@@ -371,9 +394,12 @@ fn check_rejection(
             state,
             failures,
             remaining_ms,
+            held,
         } => {
             prop_assert_eq!(model_state(rejected.state()), state, "step {}", step);
             prop_assert_eq!(rejected.failures(), failures, "step {}", step);
+            agree_hold(rejected, held)
+                .map_err(|e| TestCaseError::fail(format!("step {step}: {e}")))?;
             prop_assert_eq!(
                 rejected.remaining(),
                 Duration::from_millis(remaining_ms),
@@ -439,14 +465,20 @@ fn acquire_both<'a>(
 
 /// Runs `ops` on both, checking agreement after each; returns the first disagreement.
 fn run(config: Config, ops: &[Op]) -> Result<(), TestCaseError> {
+    run_with(config, ops, false)
+}
+
+/// [`run`], with a listener comparing every reported transition if `listening`.
+fn run_with(config: Config, ops: &[Op], listening: bool) -> Result<(), TestCaseError> {
     let clock = ManualClock::new();
-    let breaker: Arc<Breaker> = Arc::new(
-        builder(&config)
-            .clock(clock.clone())
-            .failure_if(is_matching as Predicate)
-            .build()
-            .expect("the generated settings are valid"),
-    );
+    let log = Log::default();
+    let mut built = builder(&config)
+        .clock(clock.clone())
+        .failure_if(is_matching as Predicate);
+    if listening {
+        built = listen(built, &log);
+    }
+    let breaker: Arc<Breaker> = Arc::new(built.build().expect("the generated settings are valid"));
     let settings =
         Settings::with(config.threshold, config.recovery, &config.options).expect("valid settings");
     prop_assert_eq!(settings.threshold, breaker.failure_threshold());
@@ -505,6 +537,10 @@ fn run(config: Config, ops: &[Op]) -> Result<(), TestCaseError> {
         coordinator
             .check(&breaker, &model, now)
             .map_err(|e| TestCaseError::fail(format!("step {step}: {e}")))?;
+        if listening {
+            agree_transitions(&log, &model)
+                .map_err(|e| TestCaseError::fail(format!("step {step} ({op:?}): {e}")))?;
+        }
         prop_assert_eq!(
             model_state(breaker.state()),
             model.state(now),
@@ -666,8 +702,9 @@ proptest! {
     fn breaker_matches_the_model_under_a_coordinator(
         config in settings(),
         ops in proptest::collection::vec(coordinated_op(), 1..120),
+        listening in any::<bool>(),
     ) {
-        run(config, &ops)?;
+        run_with(config, &ops, listening)?;
     }
 
     /// The same, with jumps to and past the end of the time range.
@@ -678,8 +715,9 @@ proptest! {
             prop_oneof![3 => any_op(), 2 => remote_op()],
             1..120,
         ),
+        listening in any::<bool>(),
     ) {
-        run(config, &ops)?;
+        run_with(config, &ops, listening)?;
     }
 
     /// The builder accepts exactly the settings the model accepts, and names the same bad one.
@@ -967,10 +1005,39 @@ fn a_full_probe_round_at_the_end_of_time_answers() {
 #[test]
 fn a_revoke_that_does_not_apply_changes_nothing() {
     let ops = [
-        Op::Remote(RemoteOp::Hold(Duration::from_millis(1), 0)),
+        Op::Remote(RemoteOp::Hold(Duration::from_millis(1), 0, None)),
         Op::Remote(RemoteOp::Revoke(0)), // names the hold's own snapshot: not a grant
     ];
     run(plain(1, Duration::from_millis(1)), &ops).unwrap();
+}
+
+/// The fleet's probe, end to end with a listener: a caller turned away by the due hold asks
+/// for it, the grant given back unused reports nothing, the next grant is claimed (reported
+/// open -> half-open, the breaker's own call) and its success closes; every reason and the
+/// demand agree on the way.
+#[test]
+fn a_grant_given_back_reports_nothing_and_a_claimed_one_reports_its_probe() {
+    let quorum = ModelReason::Quorum {
+        tripped: 300,
+        live: 8,
+    };
+    let ops = [
+        Op::Remote(RemoteOp::Hold(Duration::from_millis(2), 0, Some(quorum))),
+        acquire(),
+        Op::Advance(2 * MS),
+        Op::Remote(RemoteOp::Hold(Duration::ZERO, 0, None)),
+        acquire(),
+        acquire(),
+        Op::Remote(RemoteOp::TakeDemand),
+        Op::Remote(RemoteOp::TakeDemand),
+        Op::Remote(RemoteOp::Grant),
+        Op::Remote(RemoteOp::Revoke(0)),
+        Op::Remote(RemoteOp::Grant),
+        acquire(),
+        held(0, Completion::Success),
+        Op::Remote(RemoteOp::Close(Some(ModelReason::Probe))),
+    ];
+    run_with(plain(1, Duration::from_millis(1)), &ops, true).unwrap();
 }
 
 /// At the end of the time range every timeout counts as run out, so a hold there has lapsed:
@@ -979,7 +1046,7 @@ fn a_revoke_that_does_not_apply_changes_nothing() {
 fn a_hold_at_the_end_of_time_has_lapsed() {
     let ops = [
         Op::AdvanceMax,
-        Op::Remote(RemoteOp::Hold(Duration::from_millis(1), 0)),
+        Op::Remote(RemoteOp::Hold(Duration::from_millis(1), 0, None)),
         acquire(),
     ];
     run(plain(1, Duration::from_millis(1)), &ops).unwrap();

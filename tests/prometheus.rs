@@ -14,7 +14,7 @@ mod example;
 
 use std::collections::BTreeMap;
 
-use async_breaker::{ManualClock, State};
+use async_breaker::{ManualClock, Reason, State};
 
 fn series(name: &str, labels: &[(&str, &str)]) -> String {
     let mut labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
@@ -29,10 +29,20 @@ fn calls(outcome: &str) -> String {
     )
 }
 
+/// A transition made by the breaker's own calls.
 fn moved(from: &str, to: &str) -> String {
+    moved_by(from, to, "calls")
+}
+
+fn moved_by(from: &str, to: &str, cause: &str) -> String {
     series(
         "circuit_breaker_transitions_total",
-        &[("breaker", "payments"), ("from", from), ("to", to)],
+        &[
+            ("breaker", "payments"),
+            ("cause", cause),
+            ("from", from),
+            ("to", to),
+        ],
     )
 }
 
@@ -147,4 +157,28 @@ fn the_scraped_series_move_as_the_breaker_trips_and_recovers() {
     assert_eq!(recovered.get(&moved("open", "half-open")), 2.0);
     assert_eq!(recovered.get(&moved("half-open", "closed")), 1.0);
     assert_eq!(recovered.state(), "closed");
+    assert_eq!(
+        recovered.get(&moved_by("closed", "open", "fleet_quorum")),
+        0.0
+    );
+
+    // The fleet opens it (3 of 8 replicas tripped), then closes it after its probe succeeded:
+    // each move is counted under its cause, apart from the breaker's own.
+    let quorum = Reason::Quorum {
+        tripped: 3,
+        live: 8,
+    };
+    breaker
+        .remote()
+        .hold_because(example::RECOVERY, 0, quorum)
+        .unwrap();
+    let held = Scrape::take(addr);
+    assert_eq!(held.get(&moved_by("closed", "open", "fleet_quorum")), 1.0);
+    assert_eq!(held.get(&moved("closed", "open")), 1.0, "unchanged");
+    assert_eq!(held.state(), "open");
+    breaker.remote().close_because(Reason::Probe).unwrap();
+    let closed = Scrape::take(addr);
+    assert_eq!(closed.get(&moved_by("open", "closed", "fleet_probe")), 1.0);
+    assert_eq!(closed.get(&moved_by("open", "closed", "manual")), 0.0);
+    assert_eq!(closed.state(), "closed");
 }

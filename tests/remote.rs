@@ -5,7 +5,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::Duration;
 
 use async_breaker::remote::Phase;
-use async_breaker::{Backoff, CircuitBreaker, ManualClock, State};
+use async_breaker::{Backoff, Cause, CircuitBreaker, ManualClock, Reason, State};
 
 const SECOND: Duration = Duration::from_secs(1);
 const RECOVERY: Duration = Duration::from_secs(10);
@@ -43,7 +43,11 @@ fn a_hold_rejects_everyone_and_reports_the_fleets_remaining_time() {
     );
     assert_eq!(
         rejected.to_string(),
-        r#"circuit "fleet" is open (0 failures, 4s remaining)"#
+        r#"circuit "fleet" is open, held by the fleet (4s remaining)"#
+    );
+    assert_eq!(
+        (rejected.remote(), rejected.failures()),
+        (Some(Reason::Sync), 0)
     );
 
     // The fleet's period ran out: its probe is elsewhere, so this replica reports half-open
@@ -55,6 +59,10 @@ fn a_hold_rejects_everyone_and_reports_the_fleets_remaining_time() {
     assert_eq!(
         (rejected.state(), rejected.remaining()),
         (State::HalfOpen, Duration::ZERO)
+    );
+    assert_eq!(
+        rejected.to_string(),
+        r#"circuit "fleet" is half-open, held by the fleet (probe in flight on another replica)"#
     );
     clock.advance(SECOND * 6);
     assert!(
@@ -323,30 +331,432 @@ fn manual_control_wins_over_every_remote_transition() {
     assert_eq!(b.state(), State::ForcedOpen, "manual moves a held breaker");
 }
 
+/// What a listener saw: states, count after, cause.
+type Seen = Arc<Mutex<Vec<(State, State, u32, Cause)>>>;
+
+/// A breaker like [`breaker`] with a listener logging every transition.
+fn listened(clock: &ManualClock) -> (CircuitBreaker, Seen) {
+    clock.advance(Duration::from_secs(1_000));
+    let seen = Seen::default();
+    let sink = Arc::clone(&seen);
+    let b = CircuitBreaker::builder()
+        .name("fleet")
+        .failure_threshold(2)
+        .recovery_timeout(RECOVERY)
+        .probe_deadline(DEADLINE)
+        .clock(clock.clone())
+        .on_transition(move |t| {
+            sink.lock()
+                .unwrap()
+                .push((t.from(), t.to(), t.failures(), t.cause()));
+        })
+        .build()
+        .unwrap();
+    (b, seen)
+}
+
+/// Everything logged so far, emptying the log.
+fn take(seen: &Seen) -> Vec<(State, State, u32, Cause)> {
+    std::mem::take(&mut *seen.lock().unwrap())
+}
+
 #[test]
 fn remote_transitions_fire_events_once_per_change_of_public_state() {
     let clock = ManualClock::new();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&log);
-    let b = CircuitBreaker::builder()
-        .recovery_timeout(RECOVERY)
-        .clock(clock.clone())
-        .on_transition(move |t| sink.lock().unwrap().push((t.from(), t.to())))
-        .build()
-        .unwrap();
+    let (b, seen) = listened(&clock);
     b.remote().hold(SECOND, 0);
     b.remote().hold(SECOND, 0); // a renewal: still open, no event
-    b.remote().grant_probe();
+    b.remote().grant_probe(); // not a transition
     b.try_acquire().unwrap().success();
     b.remote().close(); // closed already
     assert_eq!(
-        *log.lock().unwrap(),
+        take(&seen),
         [
-            (State::Closed, State::Open),
-            (State::Open, State::HalfOpen),
-            (State::HalfOpen, State::Closed),
+            (State::Closed, State::Open, 0, Cause::Remote(Reason::Sync)),
+            (State::Open, State::HalfOpen, 0, Cause::Calls),
+            (State::HalfOpen, State::Closed, 0, Cause::Calls),
         ]
     );
+}
+
+/// The breaker's own calls: a trip, the probe admitted, its failure, the next one's success,
+/// a stalled probe reclaimed (no change of state: nothing), all `Calls`.
+#[test]
+fn the_breakers_own_transitions_are_caused_by_its_calls() {
+    let clock = ManualClock::new();
+    let (b, seen) = listened(&clock);
+    let _ = b.call(|| Err::<(), _>("one"));
+    let _ = b.call(|| Err::<(), _>("two"));
+    clock.advance(RECOVERY);
+    b.try_acquire().unwrap().failure();
+    clock.advance(RECOVERY);
+    let lost = b.try_acquire().unwrap();
+    clock.advance(DEADLINE);
+    b.try_acquire().unwrap().success(); // replaces the stalled probe, then closes
+    drop(lost);
+    assert_eq!(
+        take(&seen),
+        [
+            (State::Closed, State::Open, 2, Cause::Calls),
+            (State::Open, State::HalfOpen, 2, Cause::Calls),
+            (State::HalfOpen, State::Open, 3, Cause::Calls),
+            (State::Open, State::HalfOpen, 3, Cause::Calls),
+            (State::HalfOpen, State::Closed, 0, Cause::Calls),
+        ]
+    );
+}
+
+#[test]
+fn manual_transitions_are_caused_by_hand() {
+    let clock = ManualClock::new();
+    let (b, seen) = listened(&clock);
+    b.remote().hold(SECOND, 0);
+    b.force_open();
+    b.disable();
+    b.reset();
+    assert_eq!(
+        take(&seen),
+        [
+            (State::Closed, State::Open, 0, Cause::Remote(Reason::Sync)),
+            (State::Open, State::ForcedOpen, 0, Cause::Manual),
+            (State::ForcedOpen, State::Disabled, 0, Cause::Manual),
+            (State::Disabled, State::Closed, 0, Cause::Manual),
+        ]
+    );
+}
+
+/// `hold_because` reports the reason it is given, whichever it is; `close_because` too;
+/// `hold` and `close` report `Sync`; `release` reports `Released`.
+#[test]
+fn each_remote_transition_reports_the_reason_it_was_given() {
+    let reasons = [
+        Reason::Quorum {
+            tripped: 3,
+            live: 8,
+        },
+        Reason::Counted,
+        Reason::Probe,
+        Reason::Sync,
+        Reason::Released,
+    ];
+    let clock = ManualClock::new();
+    let (b, seen) = listened(&clock);
+    for opened_for in reasons {
+        for closed_for in reasons {
+            b.remote().hold_because(SECOND, 0, opened_for).unwrap();
+            b.remote().close_because(closed_for).unwrap();
+            assert_eq!(
+                take(&seen),
+                [
+                    (State::Closed, State::Open, 0, Cause::Remote(opened_for)),
+                    (State::Open, State::Closed, 0, Cause::Remote(closed_for)),
+                ]
+            );
+        }
+    }
+    // From half-open (a local probe in flight) too, and the probe's outcome is then stale.
+    // (Each remote transition stamped its cycle a millisecond on: let the clock catch up.)
+    clock.advance(SECOND);
+    let _ = b.call(|| Err::<(), _>("one"));
+    let _ = b.call(|| Err::<(), _>("two"));
+    clock.advance(RECOVERY);
+    let probe = b.try_acquire().unwrap();
+    b.remote().hold_because(SECOND, 0, Reason::Counted);
+    probe.success();
+    b.remote().close();
+    b.remote().hold(Duration::ZERO, 0);
+    b.remote().release();
+    assert_eq!(
+        take(&seen),
+        [
+            (State::Closed, State::Open, 2, Cause::Calls),
+            (State::Open, State::HalfOpen, 2, Cause::Calls),
+            (
+                State::HalfOpen,
+                State::Open,
+                2,
+                Cause::Remote(Reason::Counted)
+            ),
+            (State::Open, State::Closed, 0, Cause::Remote(Reason::Sync)),
+            (State::Closed, State::Open, 0, Cause::Remote(Reason::Sync)),
+            (
+                State::Open,
+                State::HalfOpen,
+                0,
+                Cause::Remote(Reason::Released)
+            ),
+        ]
+    );
+    // Released while the fleet's period still ran: open on its own timer, still open.
+    b.remote().hold(SECOND, 0);
+    b.remote().release();
+    assert_eq!(
+        take(&seen),
+        [(State::HalfOpen, State::Open, 0, Cause::Remote(Reason::Sync))]
+    );
+}
+
+/// A grant given back unused is no transition at all; a claimed grant reports open ->
+/// half-open and then the probe's outcome, both the breaker's own calls.
+#[test]
+fn a_grant_is_reported_only_once_claimed() {
+    let clock = ManualClock::new();
+    let (b, seen) = listened(&clock);
+    b.remote().hold_because(
+        SECOND,
+        0,
+        Reason::Quorum {
+            tripped: 2,
+            live: 3,
+        },
+    );
+    take(&seen);
+    clock.advance(SECOND);
+    for _ in 0..5 {
+        let granted = b.remote().grant_probe().unwrap();
+        assert_eq!(granted.state(), State::HalfOpen);
+        assert_eq!(b.state(), State::HalfOpen);
+        assert!(b.remote().revoke_probe(&granted));
+        b.remote().hold(Duration::ZERO, 0); // renewed between grants: nothing either
+    }
+    assert_eq!(take(&seen), [], "no listener call for a grant given back");
+
+    b.remote().grant_probe().unwrap();
+    b.try_acquire().unwrap().failure();
+    b.remote().hold_because(SECOND, 1, Reason::Probe); // open already: nothing
+    clock.advance(SECOND);
+    b.remote().grant_probe().unwrap();
+    b.try_acquire().unwrap().success();
+    assert_eq!(
+        take(&seen),
+        [
+            (State::Open, State::HalfOpen, 0, Cause::Calls),
+            (State::HalfOpen, State::Open, 1, Cause::Calls),
+            (State::Open, State::HalfOpen, 1, Cause::Calls),
+            (State::HalfOpen, State::Closed, 0, Cause::Calls),
+        ]
+    );
+
+    // A grant claimed and dropped leaves a half-open slot that was reported as such: taking it
+    // back is reported, so the listener's states always follow on.
+    b.remote().hold(Duration::ZERO, 0);
+    let granted = b.remote().grant_probe().unwrap();
+    drop(b.try_acquire().unwrap());
+    assert!(!b.remote().revoke_probe(&granted), "claimed since");
+    assert!(b.remote().revoke_probe(&b.remote().snapshot()));
+    assert_eq!(
+        take(&seen),
+        [
+            (State::Closed, State::Open, 0, Cause::Remote(Reason::Sync)),
+            (State::Open, State::HalfOpen, 0, Cause::Calls),
+            (State::HalfOpen, State::Open, 0, Cause::Remote(Reason::Sync)),
+        ]
+    );
+}
+
+/// A hold nobody renewed lapses into a local probe: the breaker's own call.
+#[test]
+fn a_lapsed_hold_is_probed_by_the_breakers_own_calls() {
+    let clock = ManualClock::new();
+    let (b, seen) = listened(&clock);
+    b.remote().hold_because(SECOND, 0, Reason::Counted);
+    clock.advance(RECOVERY + DEADLINE);
+    b.try_acquire().unwrap().success();
+    assert_eq!(
+        take(&seen),
+        [
+            (
+                State::Closed,
+                State::Open,
+                0,
+                Cause::Remote(Reason::Counted)
+            ),
+            (State::Open, State::HalfOpen, 0, Cause::Calls),
+            (State::HalfOpen, State::Closed, 0, Cause::Calls),
+        ]
+    );
+}
+
+#[test]
+fn a_transition_displays_its_cause() {
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&shown);
+    let b = CircuitBreaker::builder()
+        .name("dep")
+        .on_transition(move |t| sink.lock().unwrap().push(t.to_string()))
+        .build()
+        .unwrap();
+    b.remote().hold_because(
+        SECOND,
+        0,
+        Reason::Quorum {
+            tripped: 3,
+            live: 8,
+        },
+    );
+    b.remote().close_because(Reason::Probe);
+    b.remote().hold_because(SECOND, 0, Reason::Counted);
+    b.reset();
+    assert_eq!(
+        *shown.lock().unwrap(),
+        [
+            r#"circuit "dep": closed -> open (0 failures; the fleet: 3 of 8 replicas tripped)"#,
+            r#"circuit "dep": open -> closed (0 failures; the fleet's probe)"#,
+            r#"circuit "dep": closed -> open (0 failures; the fleet: failures counted across replicas reached the threshold)"#,
+            r#"circuit "dep": open -> closed (0 failures; manual control)"#,
+        ]
+    );
+}
+
+/// A rejection by a held breaker says the fleet holds it and why; a renewal with `Sync` keeps
+/// the reason, any other reason replaces it, and a hold from a breaker not held yet takes its
+/// reason, `Sync` included.
+#[test]
+fn a_held_rejection_names_the_reason_of_the_hold_it_renews() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock);
+    let rejection = |b: &CircuitBreaker| b.try_acquire().unwrap_err();
+    let quorum = Reason::Quorum {
+        tripped: 3,
+        live: 8,
+    };
+    b.remote().hold_because(SECOND * 5, 0, quorum);
+    for _ in 0..3 {
+        clock.advance(SECOND);
+        b.remote().hold(SECOND * 5, 0); // the agent reconciling
+        assert_eq!(rejection(&b).remote(), Some(quorum));
+    }
+    assert_eq!(
+        rejection(&b).to_string(),
+        r#"circuit "fleet" is open, held by the fleet (3 of 8 replicas tripped, 5s remaining)"#
+    );
+    // Granted and revoked in between: still the same hold.
+    b.remote().hold(Duration::ZERO, 0);
+    let granted = b.remote().grant_probe().unwrap();
+    b.remote().hold(SECOND, 0); // re-held while granted: a renewal
+    assert_eq!(rejection(&b).remote(), Some(quorum));
+    let granted_again = b.remote().grant_probe().unwrap();
+    assert!(b.remote().revoke_probe(&granted_again));
+    assert!(!b.remote().revoke_probe(&granted));
+    assert_eq!(rejection(&b).remote(), Some(quorum));
+
+    b.remote().hold_because(SECOND * 2, 1, Reason::Probe);
+    let rejected = rejection(&b);
+    assert_eq!(
+        (rejected.remote(), rejected.failures()),
+        (Some(Reason::Probe), 0)
+    );
+    assert_eq!(
+        rejected.to_string(),
+        r#"circuit "fleet" is open, held by the fleet (its probe failed, 2s remaining)"#
+    );
+    b.remote().hold_because(SECOND * 2, 1, Reason::Counted);
+    assert_eq!(rejection(&b).remote(), Some(Reason::Counted));
+
+    // Closed in between: the next hold's reason is its own, even `Sync`.
+    b.remote().close_because(Reason::Probe);
+    b.remote().hold(SECOND, 0);
+    assert_eq!(rejection(&b).remote(), Some(Reason::Sync));
+    // Open on its own timer: not held, no reason, the local count.
+    b.remote().close();
+    let _ = b.call(|| Err::<(), _>("one"));
+    let _ = b.call(|| Err::<(), _>("two"));
+    let rejected = rejection(&b);
+    assert_eq!((rejected.remote(), rejected.failures()), (None, 2));
+    b.remote().hold(SECOND, 0); // a plain open breaker held: not a renewal
+    assert_eq!(rejection(&b).remote(), Some(Reason::Sync));
+}
+
+/// Demand for the fleet's probe: set only by a caller rejected by a hold whose fleet period is
+/// over; one flag however many callers; taken once; cleared by a hold with time left and by the
+/// fleet closing; never set by a hold with time left, a local open period or a probe in flight.
+#[test]
+fn demand_is_set_by_a_rejection_while_the_fleets_period_is_over_and_taken_once() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock);
+    let remote = b.remote();
+    assert!(!remote.take_demand(), "a fresh breaker");
+
+    // A local open period and a local probe in flight turn callers away: no demand.
+    let _ = b.call(|| Err::<(), _>("one"));
+    let _ = b.call(|| Err::<(), _>("two"));
+    assert!(b.try_acquire().is_err());
+    clock.advance(RECOVERY);
+    let probe = b.try_acquire().unwrap();
+    assert!(b.try_acquire().is_err());
+    assert!(!remote.take_demand());
+    drop(probe);
+
+    // Held with time left: no demand.
+    remote.hold(SECOND, 0);
+    assert!(b.try_acquire().is_err());
+    assert!(!remote.take_demand());
+
+    // The fleet's period runs out: the first caller turned away asks, the rest add nothing.
+    // (The hold's period runs from its stamp, a millisecond after the probe's.)
+    clock.advance(SECOND * 2);
+    for _ in 0..5 {
+        assert!(b.try_acquire().is_err());
+    }
+    assert!(remote.take_demand());
+    assert!(!remote.take_demand(), "taken");
+    assert!(b.try_acquire().is_err());
+    assert!(remote.take_demand(), "asked again after it was taken");
+
+    // Cleared by a hold with time left, not by one without (the period is still over).
+    assert!(b.try_acquire().is_err());
+    remote.hold(Duration::ZERO, 0);
+    assert!(remote.take_demand(), "a renewal of the due hold keeps it");
+    assert!(b.try_acquire().is_err());
+    remote.hold_because(SECOND, 1, Reason::Probe);
+    assert!(!remote.take_demand(), "a new open period clears it");
+
+    // Cleared by the fleet closing, and by a close that finds the breaker closed already.
+    clock.advance(SECOND * 2);
+    assert!(b.try_acquire().is_err());
+    remote.close_because(Reason::Probe).unwrap();
+    assert!(!remote.take_demand());
+    remote.hold(Duration::ZERO, 0);
+    assert!(b.try_acquire().is_err());
+    b.reset();
+    assert!(remote.close().is_none(), "closed already");
+    assert!(!remote.take_demand());
+
+    // A grant admits the caller: the probe is here, so nobody is turned away asking for it.
+    remote.hold(Duration::ZERO, 0);
+    remote.grant_probe().unwrap();
+    let probe = b.try_acquire().unwrap();
+    assert!(b.try_acquire().is_err(), "the probe in flight here");
+    assert!(!remote.take_demand());
+    drop(probe);
+}
+
+/// The demand flag is one flag: threads rejected together set it, one take sees it, the next
+/// does not.
+#[test]
+fn demand_from_racing_callers_is_taken_exactly_once() {
+    for _ in 0..20 {
+        let clock = ManualClock::new();
+        let b = Arc::new(breaker(&clock));
+        b.remote().hold(Duration::ZERO, 0);
+        let barrier = Arc::new(Barrier::new(8));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let (b, barrier) = (Arc::clone(&b), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    for _ in 0..100 {
+                        assert!(b.try_acquire().is_err());
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert!(b.remote().take_demand());
+        assert!(!b.remote().take_demand());
+    }
 }
 
 #[test]

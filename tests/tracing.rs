@@ -1,10 +1,12 @@
 //! The `tracing` feature: one event per state change (warn when opening, info when probing or
-//! closing) and one per rejection (debug), carrying the breaker's name; no spans.
+//! closing) and one per rejection (debug), carrying the breaker's name and the cause; no spans.
+//! A transition a remote coordinator made says so in its message; granting the fleet's probe
+//! and taking the grant back unclaimed emit nothing.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_breaker::{CircuitBreaker, ManualClock};
+use async_breaker::{CircuitBreaker, ManualClock, Reason};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Metadata, Subscriber};
@@ -15,18 +17,22 @@ struct Seen {
     level: Level,
     message: String,
     breaker: String,
+    cause: String,
 }
 
 #[derive(Default)]
 struct Fields {
     message: String,
     breaker: String,
+    cause: String,
 }
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "breaker" {
-            value.clone_into(&mut self.breaker);
+        match field.name() {
+            "breaker" => value.clone_into(&mut self.breaker),
+            "cause" => value.clone_into(&mut self.cause),
+            _ => {}
         }
     }
 
@@ -69,6 +75,7 @@ impl Subscriber for Capture {
             level: *event.metadata().level(),
             message: fields.message,
             breaker: fields.breaker,
+            cause: fields.cause,
         });
     }
 
@@ -100,9 +107,23 @@ fn transitions_and_rejections_are_traced_at_their_levels() {
         .lock()
         .unwrap()
         .iter()
-        .map(|e| (e.level, e.message.clone(), e.breaker.clone()))
+        .map(|e| {
+            (
+                e.level,
+                e.message.clone(),
+                e.breaker.clone(),
+                e.cause.clone(),
+            )
+        })
         .collect();
-    let traced = |level, message: &str| (level, message.to_owned(), "traced".to_owned());
+    let traced = |level, message: &str| {
+        (
+            level,
+            message.to_owned(),
+            "traced".to_owned(),
+            "calls".to_owned(),
+        )
+    };
     assert_eq!(
         seen,
         [
@@ -113,4 +134,76 @@ fn transitions_and_rejections_are_traced_at_their_levels() {
         ]
     );
     assert_eq!(*capture.spans.lock().unwrap(), 0, "no spans");
+}
+
+/// What a remote coordinator does is traced with its reason as the cause, a rejection by a held
+/// breaker with the hold's, manual control with `manual`; a grant taken back unclaimed and a
+/// renewed hold emit nothing.
+#[test]
+fn remote_and_manual_transitions_are_traced_with_their_cause() {
+    let capture = Capture::default();
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder()
+        .name("fleet")
+        .recovery_timeout(Duration::from_secs(1))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let quorum = Reason::Quorum {
+            tripped: 3,
+            live: 8,
+        };
+        b.remote().hold_because(Duration::from_secs(1), 0, quorum);
+        b.remote().hold(Duration::from_secs(1), 0); // renewed: nothing
+        let _ = b.try_acquire(); // rejected, held for the quorum
+        clock.advance(Duration::from_secs(1));
+        let granted = b.remote().grant_probe().unwrap();
+        assert!(b.remote().revoke_probe(&granted)); // given back unused: nothing
+        b.remote().close_because(Reason::Probe);
+        b.remote().hold(Duration::ZERO, 0);
+        b.remote().release();
+        b.force_open();
+        let _ = b.try_acquire(); // rejected by hand
+    });
+    let seen: Vec<_> = capture
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.level, e.message.clone(), e.cause.clone()))
+        .collect();
+    let event = |level, message: &str, cause: &str| (level, message.to_owned(), cause.to_owned());
+    assert_eq!(
+        seen,
+        [
+            event(
+                Level::WARN,
+                "circuit breaker opened by the fleet",
+                "fleet_quorum"
+            ),
+            event(
+                Level::DEBUG,
+                "circuit breaker rejected a call",
+                "fleet_quorum"
+            ),
+            event(
+                Level::INFO,
+                "circuit breaker closed by the fleet",
+                "fleet_probe"
+            ),
+            event(
+                Level::WARN,
+                "circuit breaker opened by the fleet",
+                "fleet_sync"
+            ),
+            event(
+                Level::WARN,
+                "circuit breaker released by the fleet: it probes on its own",
+                "fleet_released"
+            ),
+            event(Level::WARN, "circuit breaker set by hand", "manual"),
+            event(Level::DEBUG, "circuit breaker rejected a call", "manual"),
+        ]
+    );
 }

@@ -172,8 +172,10 @@ fuzz_target!(|input: Input| {
                     state,
                     failures,
                     remaining_ms,
+                    held: None,
                 },
             ) => {
+                assert_eq!(rejected.remote(), None, "no coordinator here");
                 assert_eq!(model_state(rejected.state()), state);
                 assert_eq!(rejected.failures(), failures);
                 assert_eq!(rejected.remaining(), Duration::from_millis(remaining_ms));

@@ -5,9 +5,11 @@
 //! the cycle changed) must agree after every operation.
 //!
 //! The operations cover admission (borrowed, owned, `call`), every way of completing a permit,
-//! slow successes, the manual transitions, a remote coordinator (`hold` with any remaining time
-//! and level, `grant_probe`, `revoke_probe` of the last grant or of an older snapshot, `close`,
-//! `release`, `snapshot`, each answer compared) and a clock that moves anywhere, including the last
+//! slow successes, the manual transitions, a remote coordinator (`hold`/`hold_because` with any
+//! remaining time, level and reason, `grant_probe`, `revoke_probe` of the last grant or of an
+//! older snapshot, `close`/`close_because`, `release`, `snapshot`, `take_demand`, each answer
+//! compared, and what a rejection by a held breaker says of the hold) and, when the input asks
+//! for a listener, every transition reported with its cause; and a clock that moves anywhere, including the last
 //! millisecond of the breaker's 139-year range and beyond: there the breaker cannot tell a new
 //! cycle from the previous one (a documented limit), and the model mirrors that. The settings
 //! cover, each optional, a probe deadline, backoff with or without jitter, a slow-call threshold,
@@ -21,7 +23,8 @@
 #[path = "../../tests/model/mod.rs"]
 mod model;
 use model::bridge::{
-    configure, is_matching, model_state, Breaker, Coordinator, Fault, Predicate, RemoteOp,
+    agree_hold, agree_transitions, configure, is_matching, listen, model_state, Breaker,
+    Coordinator, Fault, Log, Predicate, RemoteOp,
 };
 
 use std::sync::Arc;
@@ -31,7 +34,7 @@ use arbitrary::Arbitrary;
 use async_breaker::{CircuitBreaker, Error, ManualClock, OpenError, Outcome, OwnedPermit, Permit};
 use libfuzzer_sys::fuzz_target;
 
-use model::{Decision, Manual, Model, Options, Rate, Settings, Token, TIME_MAX_MS};
+use model::{Decision, Manual, Model, ModelReason, Options, Rate, Settings, Token, TIME_MAX_MS};
 
 const MS: u64 = 1_000_000;
 
@@ -63,16 +66,29 @@ enum ManualOp {
     Reset,
 }
 
+/// Why a coordinator holds or closes.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+enum ReasonInput {
+    Quorum(u16, u16),
+    Counted,
+    Probe,
+    Sync,
+    Released,
+}
+
 #[derive(Arbitrary, Clone, Copy, Debug)]
 enum RemoteInput {
-    /// `hold`: the fleet's remaining time (see [`fleet_remaining`]) and level.
-    Hold(u32, u8),
+    /// `hold` (no reason) or `hold_because`: the fleet's remaining time (see
+    /// [`fleet_remaining`]) and level.
+    Hold(u32, u8, Option<ReasonInput>),
     Grant,
     /// `revoke_probe`: of the last grant, or else of a recent snapshot (usually stale).
     Revoke(bool, u8),
-    Close,
+    /// `close` (no reason) or `close_because`.
+    Close(Option<ReasonInput>),
     Release,
     Snapshot,
+    TakeDemand,
 }
 
 #[derive(Arbitrary, Clone, Copy, Debug)]
@@ -133,6 +149,9 @@ struct Input {
     half_open: Option<(u8, u8)>,
     /// Slow-call rate: threshold in ms (plus a fraction when odd), percentage.
     slow_call_rate: Option<(u8, u32, u8)>,
+    /// A listener whose every transition is compared with the model's (it takes the breaker off
+    /// its plain fast paths, so only some inputs have one).
+    listening: bool,
     ops: Vec<Op>,
 }
 
@@ -163,10 +182,14 @@ fn check_rejection(rejected: &OpenError, expected: Decision) {
             state,
             failures,
             remaining_ms,
+            held,
         } => {
             assert_eq!(model_state(rejected.state()), state);
             assert_eq!(rejected.failures(), failures);
             assert_eq!(rejected.remaining(), Duration::from_millis(remaining_ms));
+            if let Err(disagreement) = agree_hold(rejected, held) {
+                panic!("{disagreement}");
+            }
         }
         Decision::Admitted(token) => {
             panic!("breaker rejected {rejected:?}, model admitted {token:?}")
@@ -291,15 +314,28 @@ fn fleet_remaining(raw: u32) -> Duration {
     }
 }
 
+fn reason(input: ReasonInput) -> ModelReason {
+    match input {
+        ReasonInput::Quorum(tripped, live) => ModelReason::Quorum { tripped, live },
+        ReasonInput::Counted => ModelReason::Counted,
+        ReasonInput::Probe => ModelReason::Probe,
+        ReasonInput::Sync => ModelReason::Sync,
+        ReasonInput::Released => ModelReason::Released,
+    }
+}
+
 fn remote_op(input: RemoteInput) -> RemoteOp {
     match input {
-        RemoteInput::Hold(raw, level) => RemoteOp::Hold(fleet_remaining(raw), level),
+        RemoteInput::Hold(raw, level, why) => {
+            RemoteOp::Hold(fleet_remaining(raw), level, why.map(reason))
+        }
         RemoteInput::Grant => RemoteOp::Grant,
         RemoteInput::Revoke(true, _) => RemoteOp::Revoke(0),
         RemoteInput::Revoke(false, index) => RemoteOp::Revoke(usize::from(index) + 1),
-        RemoteInput::Close => RemoteOp::Close,
+        RemoteInput::Close(why) => RemoteOp::Close(why.map(reason)),
         RemoteInput::Release => RemoteOp::Release,
         RemoteInput::Snapshot => RemoteOp::Snapshot,
+        RemoteInput::TakeDemand => RemoteOp::TakeDemand,
     }
 }
 
@@ -321,7 +357,11 @@ fuzz_target!(|input: Input| {
         .recovery_timeout(recovery)
         .clock(clock.clone())
         .failure_if(is_matching as Predicate);
-    let builder = configure(builder, &options);
+    let mut builder = configure(builder, &options);
+    let log = Log::default();
+    if input.listening {
+        builder = listen(builder, &log);
+    }
     let breaker: Arc<Breaker> = Arc::new(builder.build().expect("valid settings"));
     let mut model =
         Model::new(Settings::with(threshold, recovery, &options).expect("valid settings"));
@@ -450,6 +490,11 @@ fuzz_target!(|input: Input| {
         clock.set(Duration::from_nanos(now));
         if let Err(disagreement) = coordinator.check(&breaker, &model, now) {
             panic!("after {op:?}: {disagreement}");
+        }
+        if input.listening {
+            if let Err(disagreement) = agree_transitions(&log, &model) {
+                panic!("after {op:?}: {disagreement}");
+            }
         }
         assert_eq!(
             model_state(breaker.state()),

@@ -169,9 +169,9 @@ fn debug_output_shows_the_clock_reading() {
     assert!(shown.contains("clock: QuantaClock { now: "), "{shown}");
 }
 
-/// A transition displays as `circuit "<name>": <from> -> <to> (<n> failures)`.
+/// A transition displays as `circuit "<name>": <from> -> <to> (<n> failures; <cause>)`.
 #[test]
-fn a_transition_displays_name_states_and_failures() {
+fn a_transition_displays_name_states_failures_and_cause() {
     let shown = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&shown);
     let clock = ManualClock::new();
@@ -185,7 +185,7 @@ fn a_transition_displays_name_states_and_failures() {
     breaker.try_acquire().unwrap().failure();
     assert_eq!(
         *shown.lock().unwrap(),
-        [r#"circuit "payments": closed -> open (1 failures)"#]
+        [r#"circuit "payments": closed -> open (1 failures; the breaker's own calls)"#]
     );
 }
 

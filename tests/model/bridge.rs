@@ -1,14 +1,19 @@
 //! The bridge from the model's settings and states to the real breaker's API: the one place
 //! where the differential checks (the proptest and both fuzz targets) configure a real breaker
-//! exactly as the model is configured, read its state in the model's terms, and play a remote
-//! coordinator against both.
+//! exactly as the model is configured, read its state in the model's terms, play a remote
+//! coordinator against both, and compare the transitions each reported.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_breaker::remote::{Phase, Snapshot};
-use async_breaker::{Backoff, Builder, CircuitBreaker, FailureRate, HalfOpen, State};
+use async_breaker::{
+    Backoff, Builder, Cause, CircuitBreaker, FailureRate, HalfOpen, OpenError, Reason, State,
+};
 
-use super::{Model, ModelPhase, ModelSnapshot, ModelState, Options, Rate};
+use super::{
+    Model, ModelCause, ModelPhase, ModelReason, ModelSnapshot, ModelState, Options, Rate, Reported,
+};
 
 /// The error the guarded calls return; the breaker's predicate counts it only if `matching`.
 #[derive(Debug)]
@@ -97,22 +102,103 @@ pub fn model_phase(phase: Phase) -> ModelPhase {
     }
 }
 
+/// The real reason for the model's.
+pub fn reason(reason: ModelReason) -> Reason {
+    match reason {
+        ModelReason::Quorum { tripped, live } => Reason::Quorum { tripped, live },
+        ModelReason::Counted => Reason::Counted,
+        ModelReason::Probe => Reason::Probe,
+        ModelReason::Sync => Reason::Sync,
+        ModelReason::Released => Reason::Released,
+    }
+}
+
+/// The real cause for the model's.
+pub fn cause(cause: ModelCause) -> Cause {
+    match cause {
+        ModelCause::Calls => Cause::Calls,
+        ModelCause::Manual => Cause::Manual,
+        ModelCause::Remote(r) => Cause::Remote(reason(r)),
+    }
+}
+
 /// A remote coordinator's operation, applied to the breaker (`breaker.remote()`) and the model.
 #[derive(Clone, Copy, Debug)]
 pub enum RemoteOp {
-    /// `hold(remaining, level)`.
-    Hold(Duration, u8),
+    /// `hold_because(remaining, level, reason)`, or `hold(remaining, level)` when the reason is
+    /// `None`.
+    Hold(Duration, u8, Option<ModelReason>),
     /// `grant_probe()`.
     Grant,
     /// `revoke_probe(granted)`: 0 names the last granted snapshot, anything else one of the
     /// snapshots seen lately (usually stale), modulo their number.
     Revoke(usize),
-    /// `close()`.
-    Close,
+    /// `close_because(reason)`, or `close()` when the reason is `None`.
+    Close(Option<ModelReason>),
     /// `release()`.
     Release,
     /// `snapshot()` (also compared after every step).
     Snapshot,
+    /// `take_demand()`.
+    TakeDemand,
+}
+
+/// The transitions a breaker reported to its listener: states, count after, cause.
+pub type Log = Arc<Mutex<Vec<(State, State, u32, Cause)>>>;
+
+/// `builder` with a listener that appends every transition to `log`.
+pub fn listen<C>(builder: Builder<C>, log: &Log) -> Builder<C> {
+    let log = Arc::clone(log);
+    builder.on_transition(move |t| {
+        log.lock().unwrap_or_else(PoisonError::into_inner).push((
+            t.from(),
+            t.to(),
+            t.failures(),
+            t.cause(),
+        ));
+    })
+}
+
+/// Whether the breaker reported exactly the transitions the model did, in order.
+///
+/// # Errors
+///
+/// Both logs, when they differ.
+pub fn agree_transitions(log: &Log, model: &Model) -> Result<(), String> {
+    let seen = log.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let want: Vec<(ModelState, ModelState, u32, Cause)> = model
+        .transitions()
+        .iter()
+        .map(|r: &Reported| (r.from, r.to, r.failures, cause(r.cause)))
+        .collect();
+    let seen_in_model_terms: Vec<(ModelState, ModelState, u32, Cause)> = seen
+        .iter()
+        .map(|&(from, to, failures, c)| (model_state(from), model_state(to), failures, c))
+        .collect();
+    if seen_in_model_terms == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "transitions: breaker {seen_in_model_terms:?}, model {want:?}"
+        ))
+    }
+}
+
+/// Whether a rejection says what the model's does about a hold: the reason, or none.
+///
+/// # Errors
+///
+/// Both, when they differ.
+pub fn agree_hold(rejected: &OpenError, held: Option<ModelReason>) -> Result<(), String> {
+    let want = held.map(reason);
+    if rejected.remote() == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "rejection {rejected:?} held for {:?}, model {want:?}",
+            rejected.remote()
+        ))
+    }
 }
 
 /// How many recent snapshots a revoke may name.
@@ -151,14 +237,35 @@ impl Coordinator {
     ) -> Result<(), String> {
         let remote = breaker.remote();
         let (real, expected) = match op {
-            RemoteOp::Hold(remaining, level) => (
-                remote.hold(remaining, level),
-                model.hold(remaining, level, now_nanos),
+            RemoteOp::Hold(remaining, level, why) => (
+                match why {
+                    Some(why) => remote.hold_because(remaining, level, reason(why)),
+                    None => remote.hold(remaining, level),
+                },
+                model.hold(
+                    remaining,
+                    level,
+                    why.unwrap_or(ModelReason::Sync),
+                    now_nanos,
+                ),
             ),
             RemoteOp::Grant => (remote.grant_probe(), model.grant(now_nanos)),
-            RemoteOp::Close => (remote.close(), model.close_remotely(now_nanos)),
+            RemoteOp::Close(why) => (
+                match why {
+                    Some(why) => remote.close_because(reason(why)),
+                    None => remote.close(),
+                },
+                model.close_remotely(why.unwrap_or(ModelReason::Sync), now_nanos),
+            ),
             RemoteOp::Release => (remote.release(), model.release_hold(now_nanos)),
             RemoteOp::Snapshot => (Some(remote.snapshot()), Some(model.snapshot(now_nanos))),
+            RemoteOp::TakeDemand => {
+                let (real, expected) = (remote.take_demand(), model.take_demand());
+                if real != expected {
+                    return Err(format!("{op:?}: breaker {real}, model {expected}"));
+                }
+                return Ok(());
+            }
             RemoteOp::Revoke(index) => {
                 let named = match (index, self.granted) {
                     (0, Some(granted)) => Some(granted),

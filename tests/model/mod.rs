@@ -74,7 +74,22 @@
 //!   the time range the fleet's period counts as over, like every other timeout.
 //!   `snapshot()` reports the phase before time is taken into account (open stays open after its
 //!   period), the state, the count, the level and the time left as the readers do, and a cycle
-//!   identity that changes exactly when the phase or its recorded time does.
+//!   identity that changes exactly when the phase or its recorded time does. A granted slot is
+//!   half-open but remembers that it was granted: a revoke names it only as granted, and a probe
+//!   claimed and dropped since leaves a plain half-open slot.
+//! - **Why a hold** (the hold's note): every hold is for a reason (`hold` is for `Sync`); the
+//!   reason replaces the note, except that `Sync` keeps the note of a breaker already held
+//!   (granted included). A rejection by a held breaker reports no failures and the note, a
+//!   quorum's counts capped at 255 each.
+//! - **Demand**: a caller rejected by a held breaker with none of the fleet's time left sets
+//!   a flag; a hold with time left (whole milliseconds, after the cap) and every close (applied
+//!   or not) clear it; `take_demand()` returns it and clears it.
+//! - **Reports**: a transition is reported whenever the reported state changes, with its
+//!   cause: the state readers see, before time is taken into account, except that held and
+//!   granted both report open (a grant, and a revoke of an unclaimed grant, report nothing; the
+//!   caller that claims a granted slot reports open -> half-open). Causes: calls for admission
+//!   and outcomes, manual for force open, disable and reset, the coordinator's reason for its
+//!   operations (`Sync` for `hold`, `close` and a revoke, `Released` for a release).
 //! - **Time**: a reading is the clock's nanoseconds / 1 000 000 (whole milliseconds), capped at
 //!   2^42 − 1. Each phase remembers the time recorded by the transition that began it (the probe
 //!   round's start for a closed or idle half-open phase that a probe ended, since neither a
@@ -404,6 +419,63 @@ impl Token {
     }
 }
 
+/// Why a coordinator holds or moves the breaker (`async_breaker::Reason`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelReason {
+    /// `tripped` of `live` replicas tripped.
+    Quorum {
+        /// Replicas tripped.
+        tripped: u16,
+        /// Replicas alive.
+        live: u16,
+    },
+    /// Failures counted across the fleet.
+    Counted,
+    /// The fleet's probe.
+    Probe,
+    /// Following the shared state.
+    Sync,
+    /// The coordinator let go.
+    Released,
+}
+
+impl ModelReason {
+    /// As a rejection reports it: a quorum's counts capped at 255.
+    pub fn in_rejection(self) -> ModelReason {
+        match self {
+            ModelReason::Quorum { tripped, live } => ModelReason::Quorum {
+                tripped: tripped.min(255),
+                live: live.min(255),
+            },
+            other => other,
+        }
+    }
+}
+
+/// Why a transition happened (`async_breaker::Cause`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelCause {
+    /// Admission and outcomes.
+    Calls,
+    /// Force open, disable, reset.
+    Manual,
+    /// A coordinator, for its reason.
+    Remote(ModelReason),
+}
+
+/// One reported transition: the states before and after, the count after, and the cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reported {
+    /// The state before.
+    pub from: ModelState,
+    /// The state after.
+    pub to: ModelState,
+    /// The consecutive-failure count after.
+    pub failures: u32,
+    /// Why.
+    pub cause: ModelCause,
+}
+
 /// What a caller asking to run gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Decision {
@@ -414,10 +486,12 @@ pub enum Decision {
         /// `Open`, `HalfOpen` while a full probe round is in flight, or `ForcedOpen`; held: `Open`
         /// while the fleet's period runs, `HalfOpen` after.
         state: ModelState,
-        /// The failure count at the time.
+        /// The failure count at the time; 0 when held.
         failures: u32,
         /// Milliseconds until a probe may be admitted; 0 unless open (held: the fleet's time).
         remaining_ms: u64,
+        /// Held: why (as a rejection reports it).
+        held: Option<ModelReason>,
     },
 }
 
@@ -467,6 +541,9 @@ pub struct ModelSnapshot {
     pub remaining_ms: u64,
     /// The time the phase was recorded at: with the phase, the cycle's identity.
     pub since: u64,
+    /// Whether a half-open slot was granted by the coordinator (and not claimed since). A
+    /// snapshot of the real breaker does not show it; a revoke compares it.
+    pub granted: bool,
 }
 
 impl ModelSnapshot {
@@ -478,8 +555,14 @@ impl ModelSnapshot {
 
     /// Everything the breaker is, as opposed to how it reads at some time: what a revoke must
     /// find unchanged.
-    fn word(&self) -> (ModelPhase, u64, u32, u32) {
-        (self.phase, self.since, self.failures, self.level)
+    fn word(&self) -> (ModelPhase, u64, u32, u32, bool) {
+        (
+            self.phase,
+            self.since,
+            self.failures,
+            self.level,
+            self.granted,
+        )
     }
 }
 
@@ -491,8 +574,9 @@ enum Phase {
     Closed { since: u64 },
     /// Open since `opened_at` (ms).
     Open { opened_at: u64 },
-    /// Open period elapsed, (single) probe slot free; recorded time `since` (ms).
-    HalfOpen { since: u64 },
+    /// Open period elapsed, (single) probe slot free; recorded time `since` (ms); `granted` by
+    /// a coordinator (and so still reported open) or not.
+    HalfOpen { since: u64, granted: bool },
     /// Probe round number `probe` begun at `started_at` (ms) and still in flight.
     Probing { started_at: u64, probe: u64 },
     /// Forced open by hand since `since`.
@@ -539,6 +623,14 @@ pub struct Model {
     outcomes: Vec<Counted>,
     /// The closed cycle (number, stamp) the count-based window's outcomes belong to.
     window_cycle: (u64, u64),
+    /// Why the breaker is held, as the coordinator last said.
+    note: ModelReason,
+    /// Whether a caller was rejected by a held breaker with none of the fleet's time left since
+    /// the flag was last taken.
+    demand: bool,
+    /// The state last reported, and every transition reported so far.
+    reported: ModelState,
+    log: Vec<Reported>,
 }
 
 /// Whole milliseconds of a clock reading in nanoseconds, capped at the time range.
@@ -575,6 +667,43 @@ impl Model {
             probe_at: None,
             outcomes: Vec::new(),
             window_cycle: (0, 0),
+            note: ModelReason::Sync,
+            demand: false,
+            reported: ModelState::Closed,
+            log: Vec::new(),
+        }
+    }
+
+    /// Every transition reported so far, oldest first.
+    pub fn transitions(&self) -> &[Reported] {
+        &self.log
+    }
+
+    /// The state reports take the breaker to be in: the state before time is taken into
+    /// account, held and granted reporting open.
+    fn reporting_state(&self) -> ModelState {
+        match self.phase {
+            Phase::Closed { .. } => ModelState::Closed,
+            Phase::Open { .. } | Phase::Held { .. } | Phase::HalfOpen { granted: true, .. } => {
+                ModelState::Open
+            }
+            Phase::HalfOpen { granted: false, .. } | Phase::Probing { .. } => ModelState::HalfOpen,
+            Phase::ForcedOpen { .. } => ModelState::ForcedOpen,
+            Phase::Disabled { .. } => ModelState::Disabled,
+        }
+    }
+
+    /// Reports a transition for `cause` if the reported state changed.
+    fn report(&mut self, cause: ModelCause) {
+        let to = self.reporting_state();
+        if to != self.reported {
+            self.log.push(Reported {
+                from: self.reported,
+                to,
+                failures: self.failures,
+                cause,
+            });
+            self.reported = to;
         }
     }
 
@@ -582,7 +711,7 @@ impl Model {
     fn since(&self) -> u64 {
         match self.phase {
             Phase::Closed { since }
-            | Phase::HalfOpen { since }
+            | Phase::HalfOpen { since, .. }
             | Phase::ForcedOpen { since }
             | Phase::Disabled { since }
             | Phase::Held { since, .. } => since,
@@ -693,6 +822,7 @@ impl Model {
                     state: ModelState::HalfOpen,
                     failures: self.failures,
                     remaining_ms: 0,
+                    held: None,
                 };
             }
             self.admitted += 1;
@@ -705,6 +835,12 @@ impl Model {
 
     /// A caller asks to run, the clock reading `now_nanos`.
     pub fn acquire(&mut self, now_nanos: u64) -> Decision {
+        let decision = self.decide(now_nanos);
+        self.report(ModelCause::Calls);
+        decision
+    }
+
+    fn decide(&mut self, now_nanos: u64) -> Decision {
         let now = self.now(now_nanos);
         let started_ms = raw_ms(now_nanos);
         match self.phase {
@@ -717,6 +853,7 @@ impl Model {
                 state: ModelState::ForcedOpen,
                 failures: self.failures,
                 remaining_ms: 0,
+                held: None,
             },
             Phase::Open { opened_at } => {
                 let period = self.open_period_ms(opened_at);
@@ -727,6 +864,7 @@ impl Model {
                         state: ModelState::Open,
                         failures: self.failures,
                         remaining_ms: period - (now - opened_at),
+                        held: None,
                     }
                 }
             }
@@ -737,10 +875,14 @@ impl Model {
                     self.begin_round(now, started_ms)
                 } else {
                     let remaining_ms = Self::held_remaining(until, now);
+                    if remaining_ms == 0 {
+                        self.demand = true;
+                    }
                     Decision::Rejected {
                         state: Self::held_state(remaining_ms),
-                        failures: self.failures,
+                        failures: 0,
                         remaining_ms,
+                        held: Some(self.note.in_rejection()),
                     }
                 }
             }
@@ -755,6 +897,7 @@ impl Model {
                         state: ModelState::HalfOpen,
                         failures: self.failures,
                         remaining_ms: 0,
+                        held: None,
                     }
                 }
             }
@@ -787,6 +930,12 @@ impl Model {
     /// the clock reading `now_nanos`. A slow success is a failure. Returns whether the outcome
     /// counted.
     pub fn success(&mut self, token: Token, now_nanos: u64) -> bool {
+        let counted = self.succeed(token, now_nanos);
+        self.report(ModelCause::Calls);
+        counted
+    }
+
+    fn succeed(&mut self, token: Token, now_nanos: u64) -> bool {
         if let (Some(slow_ms), Some(started_ms)) = (self.settings.slow_call_ms, token.started_ms())
         {
             if raw_ms(now_nanos).saturating_sub(started_ms) >= slow_ms {
@@ -816,6 +965,12 @@ impl Model {
     /// The call admitted with `token` failed, the clock reading `now_nanos`. Returns whether the
     /// outcome counted.
     pub fn failure(&mut self, token: Token, now_nanos: u64) -> bool {
+        let counted = self.fail(token, now_nanos);
+        self.report(ModelCause::Calls);
+        counted
+    }
+
+    fn fail(&mut self, token: Token, now_nanos: u64) -> bool {
         if !self.current(token) {
             return false;
         }
@@ -949,9 +1104,13 @@ impl Model {
             if self.settings.multi_probe() {
                 self.admitted = self.admitted.saturating_sub(1);
             } else {
-                self.phase = Phase::HalfOpen { since: started_at };
+                self.phase = Phase::HalfOpen {
+                    since: started_at,
+                    granted: false,
+                };
             }
         }
+        // Freeing the slot keeps the state half-open: nothing to report.
         true
     }
 
@@ -968,6 +1127,7 @@ impl Model {
             Manual::Disable => self.phase = Phase::Disabled { since },
             Manual::Reset => self.begin_closed(since),
         }
+        self.report(ModelCause::Manual);
     }
 
     /// The time a manual or remote transition at `now_nanos` records: a new cycle, never
@@ -1000,22 +1160,47 @@ impl Model {
         )
     }
 
-    /// `remote().hold(remaining, level)` at `now_nanos`.
+    /// `remote().hold_because(remaining, level, reason)` at `now_nanos` (`hold` is for
+    /// `Sync`).
     pub fn hold(
         &mut self,
         remaining: Duration,
         level: u8,
+        reason: ModelReason,
+        now_nanos: u64,
+    ) -> Option<ModelSnapshot> {
+        // Implementation-defined, not documented: a fraction of a millisecond is dropped.
+        let remaining_ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX);
+        let held = self.hold_for(remaining_ms, level, reason, now_nanos);
+        if remaining_ms > 0 {
+            // A new open period of the fleet: no caller has asked for its probe yet.
+            self.demand = false;
+        }
+        held
+    }
+
+    fn hold_for(
+        &mut self,
+        remaining_ms: u64,
+        level: u8,
+        reason: ModelReason,
         now_nanos: u64,
     ) -> Option<ModelSnapshot> {
         if self.manual_control() {
             return None;
         }
+        let renewal = matches!(
+            self.phase,
+            Phase::Held { .. } | Phase::HalfOpen { granted: true, .. }
+        );
+        if reason != ModelReason::Sync || !renewal {
+            self.note = reason;
+        }
         let since = self.next_since(now_nanos);
         self.level = u32::from(level).min(LEVEL_MAX);
-        // Implementation-defined, not documented: a fraction of a millisecond is dropped.
-        let remaining_ms = u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX);
         let until = since.saturating_add(remaining_ms.min(self.base_period_ms(self.level)));
         self.phase = Phase::Held { since, until };
+        self.report(ModelCause::Remote(reason));
         Some(self.snapshot(now_nanos))
     }
 
@@ -1025,7 +1210,12 @@ impl Model {
             return None;
         }
         let since = self.next_since(now_nanos);
-        self.phase = Phase::HalfOpen { since };
+        self.phase = Phase::HalfOpen {
+            since,
+            granted: true,
+        };
+        // Still reported open: nothing to report, whatever the cause.
+        self.report(ModelCause::Remote(ModelReason::Sync));
         Some(self.snapshot(now_nanos))
     }
 
@@ -1039,19 +1229,27 @@ impl Model {
             return false;
         }
         let since = self.next_since(now_nanos);
-        // Held again, with the fleet's open period over.
+        // Held again, with the fleet's open period over (and the note it had).
         self.phase = Phase::Held { since, until: 0 };
+        self.report(ModelCause::Remote(ModelReason::Sync));
         true
     }
 
-    /// `remote().close()` at `now_nanos`.
-    pub fn close_remotely(&mut self, now_nanos: u64) -> Option<ModelSnapshot> {
+    /// `remote().close_because(reason)` at `now_nanos` (`close` is for `Sync`).
+    pub fn close_remotely(&mut self, reason: ModelReason, now_nanos: u64) -> Option<ModelSnapshot> {
+        self.demand = false;
         if self.manual_control() || matches!(self.phase, Phase::Closed { .. }) {
             return None;
         }
         let since = self.next_since(now_nanos);
         self.begin_closed(since);
+        self.report(ModelCause::Remote(reason));
         Some(self.snapshot(now_nanos))
+    }
+
+    /// `remote().take_demand()`.
+    pub fn take_demand(&mut self) -> bool {
+        std::mem::take(&mut self.demand)
     }
 
     /// `remote().release()` at `now_nanos`.
@@ -1065,8 +1263,12 @@ impl Model {
             // A full local open period (at the hold's level), from now.
             Phase::Open { opened_at: since }
         } else {
-            Phase::HalfOpen { since }
+            Phase::HalfOpen {
+                since,
+                granted: false,
+            }
         };
+        self.report(ModelCause::Remote(ModelReason::Released));
         Some(self.snapshot(now_nanos))
     }
 
@@ -1088,6 +1290,7 @@ impl Model {
             level: self.level,
             remaining_ms: self.open_remaining_ms(now_nanos),
             since: self.since(),
+            granted: matches!(self.phase, Phase::HalfOpen { granted: true, .. }),
         }
     }
 

@@ -1,22 +1,24 @@
 //! Loom models of the remote transitions (`breaker.remote()`, used by the fleet agent) racing
-//! the call path: a grant against callers, a revoke against the caller claiming the grant, a
-//! hold against a closed-state outcome, the fleet closing against the probe's own outcome, and
-//! a lapsed hold reclaimed by racing callers.
+//! the call path: a grant against callers, a revoke against the caller claiming the grant (and
+//! what each reports), a hold against a closed-state outcome, the fleet closing against the
+//! probe's own outcome, a lapsed hold reclaimed by racing callers, and the demand for the
+//! fleet's probe against the coordinator taking it.
 //!
 //! Built and run only under `--cfg async_breaker_loom` (see `.ci/loom.sh`). Every model drives
 //! the public API with a manual clock; the breaker is shared through `std::sync::Arc`, the
-//! objects loom tracks (the word, the held-until atomic, the clock) are made inside each
-//! execution.
+//! objects loom tracks (the word, the hold's side word, the clock) are made inside each
+//! execution. Transitions are observed through `on_transition` into a `std::sync::Mutex` log
+//! (loom does not track it; no loom operation runs while it is held).
 
 #![cfg(async_breaker_loom)]
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use loom::thread;
 
 use async_breaker::remote::Phase;
-use async_breaker::{CircuitBreaker, ManualClock, OwnedPermit, State};
+use async_breaker::{Cause, CircuitBreaker, ManualClock, OwnedPermit, State};
 
 const RECOVERY: Duration = Duration::from_secs(1);
 const PROBE_DEADLINE: Duration = Duration::from_secs(5);
@@ -195,5 +197,81 @@ fn a_renewal_racing_a_lapse_never_lets_a_stale_probe_count() {
             probe.success();
         }
         assert_eq!(breaker.remote().snapshot().phase(), Phase::Held);
+    });
+}
+
+/// Model R7: a caller turned away by a hold whose fleet period is over sets the demand while
+/// the coordinator takes it. The demand is never lost and never doubled: exactly one of the
+/// concurrent take and a take afterwards sees it.
+#[test]
+fn demand_racing_its_take_is_seen_exactly_once() {
+    loom::model(|| {
+        let (breaker, _clock) = held();
+        assert!(
+            breaker.remote().take_demand(),
+            "the rejection in `held` asked"
+        );
+        let agent = {
+            let breaker = Arc::clone(&breaker);
+            thread::spawn(move || breaker.remote().take_demand())
+        };
+        let caller = {
+            let breaker = Arc::clone(&breaker);
+            thread::spawn(move || breaker.try_acquire_owned().is_err())
+        };
+        assert!(caller.join().unwrap(), "held: rejected");
+        let during = agent.join().unwrap();
+        let after = breaker.remote().take_demand();
+        assert!(during != after, "taken during: {during}, after: {after}");
+        assert!(!breaker.remote().take_demand());
+    });
+}
+
+/// Model R8: the revoke of an unclaimed grant races the caller claiming it, with a listener.
+/// The grant itself reported nothing; if the revoke wins nothing is reported at all (a grant
+/// given back unused leaves no trace), and if the claim wins exactly `Open -> HalfOpen` by the
+/// breaker's own calls is.
+#[test]
+fn a_grant_is_reported_only_by_the_caller_that_claims_it() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_secs(100));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        let breaker = Arc::new(
+            CircuitBreaker::builder()
+                .failure_threshold(1)
+                .recovery_timeout(RECOVERY)
+                .probe_deadline(PROBE_DEADLINE)
+                .clock(clock.clone())
+                .on_transition(move |t| sink.lock().unwrap().push((t.from(), t.to(), t.cause())))
+                .build()
+                .expect("valid model configuration"),
+        );
+        breaker.remote().hold(Duration::ZERO, 0).expect("holds");
+        log.lock().unwrap().clear();
+        let granted = breaker.remote().grant_probe().expect("held");
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "a grant is not a transition"
+        );
+        let agent = {
+            let breaker = Arc::clone(&breaker);
+            thread::spawn(move || breaker.remote().revoke_probe(&granted))
+        };
+        let caller = {
+            let breaker = Arc::clone(&breaker);
+            thread::spawn(move || claim(&breaker))
+        };
+        let revoked = agent.join().unwrap();
+        let probe = caller.join().unwrap();
+        let seen = log.lock().unwrap().clone();
+        if revoked {
+            assert!(probe.is_none());
+            assert_eq!(seen, [], "a grant given back unused");
+        } else {
+            assert!(probe.expect("claimed").is_probe());
+            assert_eq!(seen, [(State::Open, State::HalfOpen, Cause::Calls)]);
+        }
     });
 }
