@@ -1,9 +1,11 @@
 //! How fast fleet transitions reach the other replicas, on loopback, in one process: several
 //! fleets (each with its own connections, as separate replicas would have) share one breaker
-//! name. Each cycle: one replica trips; the time until every other replica rejects is the
-//! *trip propagation*; the open period ends, one replica wins the lease and probes
-//! successfully; the time until every replica is closed is the *close propagation*. It also
-//! counts the leases won per cycle (always exactly one).
+//! name, with the default quorum of two replicas. Each cycle: one replica trips (a vote below
+//! the quorum), then a second one: the time from the second, quorum-reaching trip until every
+//! replica rejects is the *trip propagation*; the open period ends, a replica whose caller
+//! wants the probe wins the lease and probes successfully; the time until every replica is
+//! closed is the *close propagation*. It also counts the leases won per cycle (always exactly
+//! one).
 //!
 //! Run: `cargo bench -p async-breaker-fleet --bench propagation` (needs `redis-server`:
 //! `apt-get install -y redis-server`). Settings: `FLEET_CYCLES` (default 100), `FLEET_REPLICAS`
@@ -67,7 +69,7 @@ fn main() {
             return;
         }
     };
-    let (cycles, n) = (env("FLEET_CYCLES", 100), env("FLEET_REPLICAS", 3).max(2));
+    let (cycles, n) = (env("FLEET_CYCLES", 100), env("FLEET_REPLICAS", 3).max(3));
     let recovery = Duration::from_millis(100);
     let replicas: Vec<(Fleet, Arc<CircuitBreaker>)> = (0..n)
         .map(|i| {
@@ -101,19 +103,42 @@ fn main() {
     let won = || -> u64 { replicas.iter().map(|(f, _)| f.stats().probes_won).sum() };
     let (mut trips, mut closes, mut probes) = (Vec::new(), Vec::new(), Vec::new());
     for cycle in 0..cycles {
-        let tripper = cycle % n;
+        let (first, second) = (cycle % n, (cycle + 1) % n);
         let before = won();
+        // A first trip: one vote, below the quorum; wait until the server counted it.
+        let voted = |(f, _): &(Fleet, Arc<CircuitBreaker>)| f.stats().trips_voted;
+        let votes_before = voted(&replicas[first]);
+        let _ = replicas[first].1.call(|| Err::<(), ()>(()));
+        time_until(Instant::now(), || {
+            voted(&replicas[first]) > votes_before
+                && replicas[first]
+                    .0
+                    .membership("dep")
+                    .is_some_and(|m| m.votes >= 1)
+        })
+        .expect("the first trip is counted");
+        // The second trip reaches the quorum.
         let t0 = Instant::now();
-        let _ = replicas[tripper].1.call(|| Err::<(), ()>(()));
+        let _ = replicas[second].1.call(|| Err::<(), ()>(()));
         let trip = time_until(t0, || {
             replicas.iter().all(|(_, b)| b.try_acquire().is_err())
         })
         .expect("every replica rejects");
         trips.push(trip);
 
-        // The open period ends; the winner (exactly one) claims the probe and succeeds.
+        // The open period ends; callers knock on every replica (a rejection while the fleet's
+        // open period is over is the demand that lets a replica compete); the winner (exactly
+        // one) claims the probe and succeeds.
         let t = Instant::now();
-        time_until(t, || won() > before).expect("a replica wins the lease");
+        time_until(t, || {
+            for (_, b) in &replicas {
+                if b.remote().snapshot().phase() == async_breaker::remote::Phase::Held {
+                    drop(b.try_acquire());
+                }
+            }
+            won() > before
+        })
+        .expect("a replica wins the lease");
         let probe = replicas
             .iter()
             .find_map(|(_, b)| b.try_acquire().ok())
@@ -126,7 +151,7 @@ fn main() {
         probes.push(won() - before);
     }
     report(
-        "trip propagation (local trip -> every replica rejects)",
+        "trip propagation (quorum-reaching trip -> every replica rejects)",
         trips,
     );
     report(

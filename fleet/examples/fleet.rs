@@ -6,10 +6,11 @@
 //!
 //! Starts a throwaway `redis-server` on a free loopback port (or uses `REDIS_URL` if set), a
 //! flaky loopback dependency, and five replica processes (the `replica` example, built on the
-//! fly with the same cargo). The dependency first fails for one replica only, then for
-//! everyone, then comes back. The timeline shows that replica tripping and every other replica
-//! opening with it (without a failure of its own), exactly one probe per open period
-//! fleet-wide, and every replica closing after the probe that succeeds.
+//! fly with the same cargo), with the default quorum of two replicas. The dependency first
+//! fails for one replica only (its network path broke), then for a second one, then for
+//! everyone, then comes back. The timeline shows the first replica opening alone while the
+//! others keep calling, the second trip opening every replica (each saying why), exactly one
+//! probe per open period fleet-wide, and every replica closing after the probe that succeeds.
 //!
 //! Without `redis-server` on `PATH` (or `REDIS_SERVER`) it exits with status 1 and says what to
 //! install (`apt-get install -y redis-server` on Debian or Ubuntu).
@@ -83,11 +84,35 @@ fn run() -> Result<(), String> {
         ms(Instant::now())
     );
 
-    // The dependency fails first as r0 sees it (say its network path broke): only r0 counts
-    // failures, the others learn it from the fleet. Then it is down for everyone.
-    let dead_at = dependency.set_mode(Mode::DeadFor(replica_id(0)));
+    // The dependency fails first as r0 sees it (say its network path broke): r0 trips alone,
+    // below the quorum, and the others keep calling.
+    let dead_at = dependency.set_mode(Mode::Broken(vec![replica_id(0)]));
+    wait_until("r0 open", || open_since(&replicas, dead_at)[0].is_some())?;
+    let alone = Instant::now();
+    let window = Duration::from_secs(1);
+    while alone.elapsed() < window {
+        if open_since(&replicas, dead_at)[1..]
+            .iter()
+            .any(Option::is_some)
+        {
+            return Err("a healthy replica opened on r0's trip alone".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let healthy_calls = dependency.count_since(alone, |c| c.ok && c.replica != replica_id(0));
+    println!(
+        "{:>6} ms  r0's path is broken: r0 opened alone; in the next {} ms the other replicas \
+         made {healthy_calls} successful calls and none opened",
+        ms(Instant::now()),
+        window.as_millis()
+    );
+    // Now r1's path breaks too: two distinct replicas tripped, the quorum: everyone opens.
+    let second_at = dependency.set_mode(Mode::Broken(vec![replica_id(0), replica_id(1)]));
     wait_until("every replica open", || {
-        open_since(&replicas, dead_at).iter().all(Option::is_some)
+        open_since(&replicas, second_at)
+            .iter()
+            .skip(1)
+            .all(Option::is_some)
     })?;
     let all_dead = dependency.set_mode(Mode::Dead);
     wait_until("the failed probes", || {
@@ -105,7 +130,7 @@ fn run() -> Result<(), String> {
         &replicas,
         &dependency,
         started,
-        [dead_at, all_dead, healthy_at, done],
+        [dead_at, second_at, all_dead, healthy_at, done],
     );
     let clean = replicas.shutdown(Duration::from_secs(10));
     if clean.iter().all(|ok| *ok) {
@@ -120,7 +145,7 @@ fn print_timeline(
     replicas: &Replicas,
     dependency: &Dependency,
     started: Instant,
-    [dead_at, all_dead, healthy_at, done]: [Instant; 4],
+    [dead_at, second_at, all_dead, healthy_at, done]: [Instant; 5],
 ) {
     let ms = |at: Instant| at.saturating_duration_since(started).as_millis();
     // One timeline: state changes and probes, in arrival order.
@@ -130,10 +155,11 @@ fn print_timeline(
             lines.push((
                 event.at,
                 format!(
-                    "{} {} -> {} (its own consecutive failures: {})",
+                    "{} {} -> {} (cause: {}; its own consecutive failures: {})",
                     event.get("replica"),
                     event.get("from"),
                     event.get("to"),
+                    cause(&event),
                     event.get("failures")
                 ),
             ));
@@ -146,7 +172,11 @@ fn print_timeline(
     }
     lines.push((
         dead_at,
-        "the dependency goes DOWN for r0 (its calls fail, and every probe)".into(),
+        "r0's path to the dependency BREAKS (every call from r0 fails)".into(),
+    ));
+    lines.push((
+        second_at,
+        "r1's path BREAKS too: a second replica will trip".into(),
     ));
     lines.push((all_dead, "the dependency goes DOWN for everyone".into()));
     lines.push((healthy_at, "the dependency comes BACK".into()));
@@ -155,12 +185,12 @@ fn print_timeline(
         println!("{:>6} ms  {line}", ms(*at));
     }
 
-    let opened: Vec<Instant> = open_since(replicas, dead_at)
+    let opened: Vec<Instant> = open_since(replicas, second_at)
         .into_iter()
         .flatten()
         .collect();
-    let first = opened.iter().min().copied().unwrap_or(dead_at);
-    let last = opened.iter().max().copied().unwrap_or(dead_at);
+    let first = opened.iter().min().copied().unwrap_or(second_at);
+    let last = opened.iter().max().copied().unwrap_or(second_at);
     let dead_calls = calls
         .iter()
         .filter(|c| !c.probe && !c.ok && c.at < healthy_at)
@@ -178,13 +208,26 @@ fn print_timeline(
         .filter(|w| w[1].duration_since(w[0]) >= Duration::from_millis(RECOVERY_MS / 2))
         .count();
     println!(
-        "summary: first trip -> all {REPLICAS} replicas rejecting in {} ms; \
+        "summary: quorum-reaching trip -> all {REPLICAS} replicas rejecting in {} ms; \
          {dead_calls} calls failed before the fleet opened; \
          {probes} probes in {periods} open periods; all closed {} ms after the dependency \
          came back",
         last.duration_since(first).as_millis(),
         done.duration_since(healthy_at).as_millis(),
     );
+}
+
+/// A state line's cause, with the figures of a quorum.
+fn cause(event: &replicas::Event) -> String {
+    match event.get("cause") {
+        "fleet_quorum" => format!(
+            "the fleet, {} of {} replicas tripped",
+            event.get("tripped"),
+            event.get("live")
+        ),
+        "calls" => "its own calls".into(),
+        other => other.replace('_', " "),
+    }
 }
 
 /// Each replica's first `to=open` state change at or after `since`.

@@ -7,16 +7,21 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_breaker::remote::{Phase as Local, Snapshot};
+use async_breaker::Reason;
 
 use crate::keys::Keys;
 use crate::link::{Link, Op};
 use crate::member::Member;
 use crate::stats::Counters;
-use crate::view::{parse_message, Phase as Fleet, View};
+use crate::view::{parse_message, Phase as Fleet, View, Why};
+use crate::{Membership, Quorum};
+
+/// Each attached breaker's last known membership, shared with the `Fleet` handle.
+pub(crate) type Memberships = Arc<Mutex<HashMap<String, Membership>>>;
 
 /// What the agent's thread receives: from the subscriber thread and from the `Fleet` handle.
 pub(crate) enum Input {
@@ -27,6 +32,8 @@ pub(crate) enum Input {
     Attach {
         id: u64,
         member: Arc<dyn Member>,
+        #[cfg(feature = "metrics")]
+        gauges: Option<crate::export::BreakerGauges>,
     },
     Detach {
         name: String,
@@ -44,6 +51,11 @@ pub(crate) struct Settings {
     pub(crate) counting: bool,
     pub(crate) replica: String,
     pub(crate) namespace: String,
+    pub(crate) quorum: Quorum,
+    pub(crate) vote_window: Duration,
+    /// Report through the metrics facade (feature `metrics`).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) export: bool,
 }
 
 impl Settings {
@@ -53,6 +65,16 @@ impl Settings {
     /// How long a granted probe may stay unclaimed before the lease goes back to the fleet.
     fn grant_idle(&self) -> Duration {
         self.lease / 2
+    }
+    /// A replica that ran no script for this long is no longer live: three reconcile
+    /// intervals (every attached breaker is read back once per interval).
+    pub(crate) fn member_expiry(&self) -> Duration {
+        self.reconcile * 3
+    }
+    /// How long the last failed prober, or a replica that gave a grant back, waits before it may
+    /// win the lease again while another replica's callers want it: one reconcile interval.
+    pub(crate) fn grace(&self) -> Duration {
+        self.reconcile
     }
 }
 
@@ -84,6 +106,11 @@ struct Slot {
     last_cycle: u64,
     last_failures: u32,
     pending_failures: u64,
+    /// This replica's trip is a vote below the quorum: withdrawn when the breaker recovers by
+    /// itself.
+    voted: bool,
+    #[cfg(feature = "metrics")]
+    gauges: Option<crate::export::BreakerGauges>,
 }
 
 pub(crate) struct Agent {
@@ -91,7 +118,12 @@ pub(crate) struct Agent {
     link: Link,
     slots: HashMap<String, Slot>,
     counters: Arc<Counters>,
+    memberships: Memberships,
     rx: Receiver<Input>,
+    #[cfg(feature = "metrics")]
+    export: Option<Arc<crate::export::Exported>>,
+    #[cfg(feature = "metrics")]
+    next_export: Instant,
 }
 
 impl Agent {
@@ -99,6 +131,7 @@ impl Agent {
         settings: Settings,
         link: Link,
         counters: Arc<Counters>,
+        memberships: Memberships,
         rx: Receiver<Input>,
     ) -> Agent {
         Agent {
@@ -106,7 +139,41 @@ impl Agent {
             link,
             slots: HashMap::new(),
             counters,
+            memberships,
             rx,
+            #[cfg(feature = "metrics")]
+            export: None,
+            #[cfg(feature = "metrics")]
+            next_export: Instant::now(),
+        }
+    }
+
+    /// Reports through these metrics handles (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn exporting(mut self, export: Option<Arc<crate::export::Exported>>) -> Agent {
+        self.export = export;
+        self
+    }
+
+    /// Moves the fleet-wide metrics once per reconcile interval, and at once when the
+    /// connection changed.
+    #[cfg(feature = "metrics")]
+    fn export(&mut self, now: Instant, was_up: bool) {
+        let Some(export) = &self.export else {
+            return;
+        };
+        if now >= self.next_export || was_up != self.link.is_up() {
+            self.next_export = now + self.settings.reconcile;
+            export.update(&self.counters.snapshot());
+            let memberships = self
+                .memberships
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for (name, slot) in &self.slots {
+                if let (Some(gauges), Some(m)) = (&slot.gauges, memberships.get(name)) {
+                    gauges.set(*m);
+                }
+            }
         }
     }
 
@@ -126,7 +193,12 @@ impl Agent {
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break 'run,
             }
-            self.tick(Instant::now());
+            #[cfg(feature = "metrics")]
+            let was_up = self.link.is_up();
+            let now = Instant::now();
+            self.tick(now);
+            #[cfg(feature = "metrics")]
+            self.export(now, was_up);
         }
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
@@ -144,7 +216,12 @@ impl Agent {
                     slot.next_reconcile = now;
                 }
             }
-            Input::Attach { id, member } => {
+            Input::Attach {
+                id,
+                member,
+                #[cfg(feature = "metrics")]
+                gauges,
+            } => {
                 let name = member.name().to_owned();
                 let snapshot = member.snapshot();
                 let slot = Slot {
@@ -161,6 +238,9 @@ impl Agent {
                     last_cycle: snapshot.cycle_id(),
                     last_failures: snapshot.failures(),
                     pending_failures: 0,
+                    voted: false,
+                    #[cfg(feature = "metrics")]
+                    gauges,
                 };
                 self.slots.insert(name, slot);
             }
@@ -179,6 +259,10 @@ impl Agent {
         let Some(slot) = self.slots.remove(name) else {
             return;
         };
+        self.memberships
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(name);
         let s = slot.member.snapshot();
         if let Some(lease) = &slot.lease {
             if s.phase() == Local::HalfOpen && slot.member.revoke_probe(&s) {
@@ -248,6 +332,7 @@ impl Agent {
                 link: &mut self.link,
                 settings: &self.settings,
                 counters: &self.counters,
+                memberships: &self.memberships,
             };
             ctx.step(slot, now);
             if !self.link.is_up() {
@@ -271,6 +356,7 @@ impl Agent {
             slot.tripped_cycle = None;
             slot.closed_gen = None;
             slot.pending_failures = 0;
+            slot.voted = false;
         }
     }
 }
@@ -279,11 +365,26 @@ struct Ctx<'a> {
     link: &'a mut Link,
     settings: &'a Settings,
     counters: &'a Counters,
+    memberships: &'a Memberships,
 }
 
 impl Ctx<'_> {
     fn run(&mut self, slot: &Slot, op: Op) -> Option<View> {
-        self.link.run(&slot.keys, slot.member.name(), op)
+        let view = self.link.run(&slot.keys, slot.member.name(), op)?;
+        if let Some(count) = view.count {
+            self.memberships
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(
+                    slot.member.name().to_owned(),
+                    Membership {
+                        live: count.live,
+                        votes: count.votes,
+                        needed: count.needed,
+                    },
+                );
+        }
+        Some(view)
     }
 
     fn step(&mut self, slot: &mut Slot, now: Instant) {
@@ -370,7 +471,7 @@ impl Ctx<'_> {
                     // stale outcome locally; follow the fleet instead of re-tripping it.
                     slot.applied = Some((v.epoch.clone(), v.gen));
                     slot.closed_gen = Some(v.gen);
-                    slot.member.close();
+                    slot.member.close_because(reason(v.why));
                     return;
                 }
                 view
@@ -415,7 +516,20 @@ impl Ctx<'_> {
                 slot.tripped_cycle = Some(s.cycle_id());
                 self.trip(slot, s, now);
             }
-            Local::Held if s.remaining().is_zero() && now >= slot.next_acquire => {
+            Local::Closed if slot.voted => {
+                // Recovered by itself (its own probe succeeded): its trip is no evidence now.
+                slot.voted = false;
+                if let Some(view) = self.run(slot, Op::Withdraw) {
+                    apply(slot, &view, self.settings, now);
+                }
+            }
+            // Compete for the fleet's probe only where a caller wants it: a replica without
+            // traffic never takes the lease from one whose callers are waiting.
+            Local::Held
+                if s.remaining().is_zero()
+                    && now >= slot.next_acquire
+                    && slot.member.take_demand() =>
+            {
                 let acquire = Op::Acquire {
                     lease: self.settings.lease,
                 };
@@ -424,6 +538,11 @@ impl Ctx<'_> {
                 };
                 if !view.won {
                     apply(slot, &view, self.settings, now);
+                    if view.phase == Fleet::Due {
+                        // Due but refused: this replica failed the last probe or gave the
+                        // lease back, and waits while others may want it.
+                        slot.next_acquire = now + self.settings.grace() / 4;
+                    }
                     return;
                 }
                 slot.applied = Some((view.epoch.clone(), view.gen));
@@ -456,7 +575,7 @@ impl Ctx<'_> {
         let known = slot.applied.as_ref().is_some_and(|(e, _)| *e == view.epoch);
         if known || s.remaining().is_zero() {
             if view.phase == Fleet::Closed {
-                slot.member.close();
+                slot.member.close_because(reason(view.why));
             }
             apply(slot, &view, self.settings, now);
             return;
@@ -470,10 +589,14 @@ impl Ctx<'_> {
             period: s.remaining(),
             level: s.level(),
         };
+        Counters::add(&self.counters.votes, 1);
         if let Some(view) = self.run(slot, trip) {
             if view.won {
                 Counters::add(&self.counters.trips, 1);
             }
+            // Below the quorum the fleet stays closed and this breaker stays open on its own
+            // evidence, recovering by itself; its vote is withdrawn when it does.
+            slot.voted = !view.won && view.phase == Fleet::Closed;
             apply(slot, &view, self.settings, now);
         }
     }
@@ -520,6 +643,7 @@ impl Ctx<'_> {
 /// Makes the local breaker follow one fleet state.
 fn apply(slot: &mut Slot, view: &View, settings: &Settings, now: Instant) {
     slot.applied = Some((view.epoch.clone(), view.gen));
+    let had_lease = slot.lease.is_some();
     if let Some(lease) = &slot.lease {
         let ours =
             matches!(&view.phase, Fleet::Probing { holder, .. } if *holder == settings.replica);
@@ -529,29 +653,48 @@ fn apply(slot: &mut Slot, view: &View, settings: &Settings, now: Instant) {
         slot.lease = None; // the fleet moved on: the lease is lost
     }
     let member = &slot.member;
+    let reason = reason(view.why);
     match &view.phase {
         Fleet::Closed => {
             slot.closed_gen = Some(view.gen);
+            // Close what follows the fleet: a hold, or the probe of a lease just lost. A
+            // breaker open, half-open or probing on its own evidence (a trip below the
+            // quorum) recovers by itself.
             let phase = member.snapshot().phase();
-            if matches!(phase, Local::Held | Local::HalfOpen | Local::Probing) {
-                member.close();
+            let following = phase == Local::Held
+                || (had_lease && matches!(phase, Local::HalfOpen | Local::Probing));
+            if following {
+                member.close_because(reason);
             }
         }
         Fleet::Open { remaining } => {
             slot.closed_gen = None;
-            member.hold(*remaining, view.level);
+            slot.voted = false;
+            member.hold_because(*remaining, view.level, reason);
             slot.next_acquire = now + *remaining;
         }
         Fleet::Probing { lease, .. } => {
             slot.closed_gen = None;
-            member.hold(Duration::ZERO, view.level);
+            slot.voted = false;
+            member.hold_because(Duration::ZERO, view.level, reason);
             slot.next_acquire = now + *lease;
         }
         Fleet::Due => {
             slot.closed_gen = None;
-            member.hold(Duration::ZERO, view.level);
+            slot.voted = false;
+            member.hold_because(Duration::ZERO, view.level, reason);
             slot.next_acquire = now;
         }
+    }
+}
+
+/// The core's name for why the fleet is where it is.
+fn reason(why: Why) -> Reason {
+    match why {
+        Why::Quorum { tripped, live } => Reason::Quorum { tripped, live },
+        Why::Counted { .. } => Reason::Counted,
+        Why::Probe => Reason::Probe,
+        Why::Unknown => Reason::Sync,
     }
 }
 
@@ -567,6 +710,9 @@ mod tests {
             counting: false,
             replica: "r0".to_owned(),
             namespace: "app".to_owned(),
+            quorum: Quorum::default(),
+            vote_window: Duration::from_secs(10),
+            export: false,
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::agent::Settings;
 use crate::keys::{check_namespace, check_replica_id};
-use crate::{Fleet, FleetError};
+use crate::{Fleet, FleetError, Quorum};
 
 /// The namespace used when none is given.
 pub const DEFAULT_NAMESPACE: &str = "async-breaker";
@@ -14,7 +14,7 @@ pub const DEFAULT_NAMESPACE: &str = "async-breaker";
 ///
 /// ```
 /// use std::time::Duration;
-/// use async_breaker_fleet::Fleet;
+/// use async_breaker_fleet::{Fleet, Quorum};
 ///
 /// let fleet = Fleet::builder("redis://127.0.0.1:1/")
 ///     .namespace("shop")
@@ -24,6 +24,8 @@ pub const DEFAULT_NAMESPACE: &str = "async-breaker";
 ///     .lease(Duration::from_secs(2))
 ///     .timeout(Duration::from_millis(250))
 ///     .fleet_counting(true)
+///     .quorum(Quorum::fraction(0.25, 2))
+///     .vote_window(Duration::from_secs(10))
 ///     .build()?;
 /// assert_eq!(fleet.replica_id(), "web-1");
 /// # Ok::<(), async_breaker_fleet::FleetError>(())
@@ -40,6 +42,9 @@ pub struct FleetBuilder {
     timeout: Duration,
     max_backoff: Duration,
     counting: bool,
+    quorum: Quorum,
+    vote_window: Duration,
+    export: bool,
 }
 
 impl FleetBuilder {
@@ -54,6 +59,9 @@ impl FleetBuilder {
             timeout: Duration::from_millis(250),
             max_backoff: Duration::from_secs(2),
             counting: false,
+            quorum: Quorum::default(),
+            vote_window: Duration::from_secs(10),
+            export: false,
         }
     }
 
@@ -118,15 +126,81 @@ impl FleetBuilder {
         self
     }
 
+    /// How many distinct replicas' trips open the fleet (default [`Quorum::replicas(2)`]:
+    /// two replicas, or one while it is the only live replica). A replica that trips below
+    /// the quorum stays open on its own evidence and recovers by itself; the others keep
+    /// calling. [`Quorum::first_trip`] opens every replica on the first trip anywhere. With
+    /// [`fleet_counting`](Self::fleet_counting), failures counted from fewer distinct replicas
+    /// than the quorum never open the fleet either.
+    ///
+    /// ```
+    /// use async_breaker_fleet::{Fleet, FleetError, Quorum};
+    ///
+    /// let fleet = Fleet::builder("redis://127.0.0.1:1/").quorum(Quorum::replicas(3)).build()?;
+    /// # drop(fleet);
+    /// let err = Fleet::builder("redis://127.0.0.1:1/").quorum(Quorum::fraction(1.5, 1)).build();
+    /// assert!(matches!(err, Err(FleetError::Quorum(_))));
+    /// # Ok::<(), FleetError>(())
+    /// ```
+    pub fn quorum(mut self, quorum: Quorum) -> FleetBuilder {
+        self.quorum = quorum;
+        self
+    }
+
+    /// How long a replica's trip counts as a vote toward the [quorum](Self::quorum) (default
+    /// 10 s; 1 ms to 1 hour). Votes also end when the fleet leaves its closed generation, when
+    /// the replica's breaker recovers by itself, and when the replica stops being live. Times
+    /// are the server's own: no host's clock is compared with another's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/")
+    ///     .vote_window(Duration::from_secs(30))
+    ///     .build()?;
+    /// # drop(fleet);
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn vote_window(mut self, window: Duration) -> FleetBuilder {
+        self.vote_window = window;
+        self
+    }
+
+    /// Report the fleet's health through the [`metrics`](https://docs.rs/metrics) facade
+    /// (feature `metrics`): connection, membership, votes, the quorum, and every counter of
+    /// [`FleetStats`](crate::FleetStats). The handles are registered by `build` (and
+    /// `attach`) with the recorder installed then. See the guide for the series.
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/")
+    ///     .export_metrics()
+    ///     .build()?;
+    /// # drop(fleet);
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn export_metrics(mut self) -> FleetBuilder {
+        self.export = true;
+        self
+    }
+
     /// Validates the settings and starts the agent's threads. The server need not be up: the
     /// agent connects in the background, and until then the breakers are plain local breakers.
     ///
     /// # Errors
     ///
-    /// A [`FleetError`] for a malformed URL, namespace, replica id or duration, or when a
-    /// thread cannot be started.
+    /// A [`FleetError`] for a malformed URL, namespace, replica id, quorum or duration, or
+    /// when a thread cannot be started.
     pub fn build(self) -> Result<Fleet, FleetError> {
         check_namespace(&self.namespace)?;
+        let quorum = self.quorum.check()?;
+        within(
+            "vote_window",
+            self.vote_window,
+            ms(1),
+            Duration::from_secs(3600),
+            "between 1 ms and 1 hour",
+        )?;
         let replica = match self.replica_id {
             Some(id) => id,
             None => default_replica_id(),
@@ -175,6 +249,9 @@ impl FleetBuilder {
             counting: self.counting,
             replica,
             namespace: self.namespace,
+            quorum,
+            vote_window: self.vote_window,
+            export: self.export,
         };
         Fleet::start(client, settings, self.timeout, self.max_backoff)
     }

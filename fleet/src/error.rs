@@ -59,6 +59,10 @@ pub enum FleetError {
         /// The fleet's reconcile interval.
         reconcile: Duration,
     },
+    /// The quorum is out of range: a count of 0 or above 1000 replicas, or a fraction that
+    /// is not above 0 and at most 1.
+    #[error("invalid fleet quorum: {0}")]
+    Quorum(String),
     /// The fleet has been shut down.
     #[error("the fleet has been shut down")]
     ShutDown,

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use async_breaker::CircuitBreaker;
 
-use crate::agent::{Agent, Input, Settings};
+use crate::agent::{Agent, Input, Memberships, Settings};
 use crate::keys::{channel as channel_name, check_breaker_name};
-use crate::link::Link;
+use crate::link::{Link, Rules};
 use crate::member::Member;
 use crate::stats::Counters;
 use crate::subscriber::Subscriber;
-use crate::{FleetBuilder, FleetError, FleetStats};
+use crate::{FleetBuilder, FleetError, FleetStats, Membership};
 
 /// One replica's membership in a fleet: a background agent (two OS threads, blocking redis
 /// client) that keeps the attached breakers in step with every other replica's.
@@ -38,7 +38,10 @@ pub struct Fleet {
     attached: Arc<Mutex<HashMap<String, u64>>>,
     next_id: AtomicU64,
     counters: Arc<Counters>,
+    memberships: Memberships,
     settings: Settings,
+    #[cfg(feature = "metrics")]
+    export: Option<Arc<crate::export::Exported>>,
     stop: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -85,15 +88,38 @@ impl Fleet {
             stop: Arc::clone(&stop),
             counters: Arc::clone(&counters),
         };
+        let rules = Rules {
+            replica: settings.replica.clone(),
+            expiry: settings.member_expiry(),
+            quorum: settings.quorum,
+            window: settings.vote_window,
+            grace: settings.grace(),
+        };
         let link = Link::new(
             client,
             timeout,
             max_backoff,
             channel,
-            settings.replica.clone(),
+            rules,
             Arc::clone(&counters),
         );
-        let agent = Agent::new(settings.clone(), link, Arc::clone(&counters), rx);
+        let memberships = Memberships::default();
+        let agent = Agent::new(
+            settings.clone(),
+            link,
+            Arc::clone(&counters),
+            Arc::clone(&memberships),
+            rx,
+        );
+        #[cfg(feature = "metrics")]
+        let export = settings.export.then(|| {
+            Arc::new(crate::export::Exported::register(
+                &settings.namespace,
+                &settings.replica,
+            ))
+        });
+        #[cfg(feature = "metrics")]
+        let agent = agent.exporting(export.clone());
         let agent = std::thread::Builder::new()
             .name("fleet-agent".into())
             .spawn(move || agent.run())
@@ -103,7 +129,10 @@ impl Fleet {
             attached: Arc::default(),
             next_id: AtomicU64::new(0),
             counters,
+            memberships,
             settings,
+            #[cfg(feature = "metrics")]
+            export,
             stop,
             threads: Mutex::new(vec![agent]),
         };
@@ -167,7 +196,12 @@ impl Fleet {
         }
         let id = self.next_id.fetch_add(1, Relaxed);
         self.tx
-            .send(Input::Attach { id, member })
+            .send(Input::Attach {
+                id,
+                member,
+                #[cfg(feature = "metrics")]
+                gauges: self.export.as_ref().map(|e| e.breaker(&name)),
+            })
             .map_err(|_| FleetError::ShutDown)?;
         attached.insert(name.clone(), id);
         Ok(Attachment {
@@ -217,6 +251,25 @@ impl Fleet {
     /// ```
     pub fn stats(&self) -> FleetStats {
         self.counters.snapshot()
+    }
+
+    /// What the server last said about the replicas of the attached breaker `name`: how many
+    /// are live, how many tripped in the current closed generation, and how many trips open
+    /// the fleet now (see [`Quorum`](crate::Quorum)). `None` until the agent ran a script for
+    /// it (or when no breaker of that name is attached).
+    ///
+    /// ```
+    /// // Nothing listens on port 1: no script ever ran.
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// assert_eq!(fleet.membership("payments"), None);
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn membership(&self, name: &str) -> Option<Membership> {
+        self.memberships
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .copied()
     }
 
     /// This replica's id in lease tokens.

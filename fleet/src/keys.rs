@@ -2,21 +2,31 @@
 
 use crate::FleetError;
 
-/// The three keys of one breaker. The breaker's name is the hash tag (`{name}`), so one
-/// breaker's keys share a Redis Cluster slot and one script can touch them all.
+/// The keys of one breaker. The breaker's name is the hash tag (`{name}`), so one breaker's
+/// keys share a Redis Cluster slot and one script can touch them all.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
     pub(crate) state: String,
     pub(crate) open: String,
     pub(crate) lease: String,
+    /// Live replicas: a sorted set scored with the server's time of each one's last script.
+    pub(crate) members: String,
+    /// Trip votes of the closed generation, scored with the server's time of each trip.
+    pub(crate) votes: String,
+    /// Replicas that counted failures in the closed generation (fleet counting).
+    pub(crate) counted: String,
 }
 
 impl Keys {
     pub(crate) fn new(namespace: &str, name: &str) -> Keys {
+        let key = |suffix: &str| format!("{namespace}:{{{name}}}:{suffix}");
         Keys {
-            state: format!("{namespace}:{{{name}}}:state"),
-            open: format!("{namespace}:{{{name}}}:open"),
-            lease: format!("{namespace}:{{{name}}}:lease"),
+            state: key("state"),
+            open: key("open"),
+            lease: key("lease"),
+            members: key("members"),
+            votes: key("votes"),
+            counted: key("counted"),
         }
     }
 }
@@ -76,6 +86,9 @@ mod tests {
         assert_eq!(keys.state, "app:{payments}:state");
         assert_eq!(keys.open, "app:{payments}:open");
         assert_eq!(keys.lease, "app:{payments}:lease");
+        assert_eq!(keys.members, "app:{payments}:members");
+        assert_eq!(keys.votes, "app:{payments}:votes");
+        assert_eq!(keys.counted, "app:{payments}:counted");
         assert_eq!(channel("app"), "app:fleet");
     }
 

@@ -5,9 +5,12 @@
 //!
 //! - **Nothing on the call path.** Calls still only touch the breaker's local lock-free word.
 //!   A background agent watches the word and talks to the server on transitions only.
-//! - **The first trip opens everyone**, reporting the fleet's remaining open time.
-//! - **Exactly one probe fleet-wide**: when the open period ends, one replica wins a lease
-//!   (atomically, on the server) and probes; its outcome closes or re-opens every replica.
+//! - **A quorum opens everyone**: when enough distinct live replicas' breakers trip
+//!   ([`Quorum`], two by default), every replica opens and says why; one sick replica opens
+//!   only itself.
+//! - **Exactly one probe fleet-wide, where the callers are**: when the open period ends, one
+//!   replica whose callers are waiting wins a lease (atomically, on the server) and probes;
+//!   its outcome closes or re-opens every replica.
 //! - **Atomic, versioned state**: every fleet transition is one Lua script bumping a
 //!   generation; late or replayed messages are discarded. Open periods travel as server TTLs,
 //!   never as timestamps.
@@ -40,7 +43,7 @@
 //!         .build()?,
 //! );
 //! let _attached = fleet.attach(&payments)?;
-//! // Use `payments` as usual; it now opens when any replica's "payments" breaker opens.
+//! // Use `payments` as usual; it now opens when two replicas' "payments" breakers opened.
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -62,10 +65,13 @@
 mod agent;
 mod builder;
 mod error;
+#[cfg(feature = "metrics")]
+mod export;
 mod fleet;
 mod keys;
 mod link;
 mod member;
+mod quorum;
 pub mod server;
 mod stats;
 
@@ -79,4 +85,5 @@ mod view;
 pub use crate::builder::{FleetBuilder, DEFAULT_NAMESPACE};
 pub use crate::error::FleetError;
 pub use crate::fleet::{Attachment, Fleet};
+pub use crate::quorum::{Membership, Quorum};
 pub use crate::stats::FleetStats;

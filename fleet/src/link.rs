@@ -45,6 +45,44 @@ pub(crate) enum Op {
     },
     /// Give the lease won at `gen` back unused.
     Revoke { gen: u64 },
+    /// This replica's breaker recovered by itself: withdraw its trip vote.
+    Withdraw,
+}
+
+/// What every script is told besides its operation: who runs it, and the fleet's rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    pub(crate) replica: String,
+    /// A replica that ran no script for this long is no longer live.
+    pub(crate) expiry: Duration,
+    pub(crate) quorum: crate::Quorum,
+    pub(crate) window: Duration,
+    /// How long the last failed prober (or a replica that gave a grant back) waits before it
+    /// may win the lease again, so that another replica whose callers want it wins first.
+    pub(crate) grace: Duration,
+}
+
+impl Op {
+    /// The operation's name in the script.
+    fn name(self) -> &'static str {
+        match self {
+            Op::Read => "read",
+            Op::Trip { .. } => "trip",
+            Op::Count { .. } => "count",
+            Op::Acquire { .. } => "acquire",
+            Op::Renew { .. } => "renew",
+            Op::Result { .. } => "result",
+            Op::Revoke { .. } => "revoke",
+            Op::Withdraw => "withdraw",
+        }
+    }
+}
+
+/// Milliseconds, at least 0, at most 2^40.
+fn ms0(d: Duration) -> u64 {
+    u64::try_from(d.as_millis())
+        .unwrap_or(u64::MAX)
+        .min(1 << 40)
 }
 
 fn ms(d: Duration) -> u64 {
@@ -75,7 +113,7 @@ pub(crate) struct Link {
     ever_connected: bool,
     script: Script,
     channel: String,
-    replica: String,
+    rules: Rules,
     counters: Arc<Counters>,
 }
 
@@ -85,7 +123,7 @@ impl Link {
         timeout: Duration,
         max_backoff: Duration,
         channel: String,
-        replica: String,
+        rules: Rules,
         counters: Arc<Counters>,
     ) -> Link {
         Link {
@@ -98,7 +136,7 @@ impl Link {
             ever_connected: false,
             script: Script::new(LUA),
             channel,
-            replica,
+            rules,
             counters,
         }
     }
@@ -151,40 +189,44 @@ impl Link {
     pub(crate) fn run(&mut self, keys: &Keys, name: &str, op: Op) -> Option<View> {
         let con = self.con.as_mut()?;
         let mut inv = self.script.key(&keys.state);
+        let (min, permille) = self.rules.quorum.args();
         inv.key(&keys.open)
             .key(&keys.lease)
+            .key(&keys.members)
+            .key(&keys.votes)
+            .key(&keys.counted)
             .arg(epoch_candidate())
             .arg(&self.channel)
-            .arg(name);
+            .arg(name)
+            .arg(op.name())
+            .arg(&self.rules.replica)
+            .arg(ms(self.rules.expiry))
+            .arg(min)
+            .arg(permille)
+            .arg(ms(self.rules.window))
+            .arg(ms0(self.rules.grace));
         match op {
-            Op::Read => inv.arg("read"),
-            Op::Trip { period, level } => inv.arg("trip").arg(ms(period)).arg(level),
+            Op::Read | Op::Withdraw => &mut inv,
+            Op::Trip { period, level } => inv.arg(ms(period)).arg(level),
             Op::Count {
                 gen,
                 failures,
                 threshold,
                 period,
-            } => inv
-                .arg("count")
-                .arg(gen)
-                .arg(failures)
-                .arg(threshold)
-                .arg(ms(period)),
-            Op::Acquire { lease } => inv.arg("acquire").arg(&self.replica).arg(ms(lease)),
-            Op::Renew { gen, lease } => inv.arg("renew").arg(gen).arg(&self.replica).arg(ms(lease)),
+            } => inv.arg(gen).arg(failures).arg(threshold).arg(ms(period)),
+            Op::Acquire { lease } => inv.arg(ms(lease)),
+            Op::Renew { gen, lease } => inv.arg(gen).arg(ms(lease)),
             Op::Result {
                 gen,
                 success,
                 period,
                 level,
             } => inv
-                .arg("result")
                 .arg(gen)
-                .arg(&self.replica)
                 .arg(if success { "1" } else { "0" })
                 .arg(ms(period))
                 .arg(level),
-            Op::Revoke { gen } => inv.arg("revoke").arg(gen).arg(&self.replica),
+            Op::Revoke { gen } => inv.arg(gen),
         };
         Counters::add(&self.counters.scripts, 1);
         match inv.invoke::<Value>(con) {

@@ -4,16 +4,17 @@
 use std::time::Duration;
 
 use async_breaker::remote::Snapshot;
-use async_breaker::CircuitBreaker;
+use async_breaker::{CircuitBreaker, Reason};
 
 /// The core hooks the agent uses, object-safe so breakers of every classifier share one agent.
 pub(crate) trait Member: Send + Sync {
     fn name(&self) -> &str;
     fn snapshot(&self) -> Snapshot;
-    fn hold(&self, remaining: Duration, level: u8) -> Option<Snapshot>;
+    fn hold_because(&self, remaining: Duration, level: u8, reason: Reason) -> Option<Snapshot>;
     fn grant_probe(&self) -> Option<Snapshot>;
     fn revoke_probe(&self, granted: &Snapshot) -> bool;
-    fn close(&self) -> Option<Snapshot>;
+    fn close_because(&self, reason: Reason) -> Option<Snapshot>;
+    fn take_demand(&self) -> bool;
     fn release(&self) -> Option<Snapshot>;
     fn probe_deadline(&self) -> Duration;
     fn recovery_timeout(&self) -> Duration;
@@ -27,8 +28,8 @@ impl<C: Send + Sync + 'static> Member for CircuitBreaker<C> {
     fn snapshot(&self) -> Snapshot {
         self.remote().snapshot()
     }
-    fn hold(&self, remaining: Duration, level: u8) -> Option<Snapshot> {
-        self.remote().hold(remaining, level)
+    fn hold_because(&self, remaining: Duration, level: u8, reason: Reason) -> Option<Snapshot> {
+        self.remote().hold_because(remaining, level, reason)
     }
     fn grant_probe(&self) -> Option<Snapshot> {
         self.remote().grant_probe()
@@ -36,8 +37,11 @@ impl<C: Send + Sync + 'static> Member for CircuitBreaker<C> {
     fn revoke_probe(&self, granted: &Snapshot) -> bool {
         self.remote().revoke_probe(granted)
     }
-    fn close(&self) -> Option<Snapshot> {
-        self.remote().close()
+    fn close_because(&self, reason: Reason) -> Option<Snapshot> {
+        self.remote().close_because(reason)
+    }
+    fn take_demand(&self) -> bool {
+        self.remote().take_demand()
     }
     fn release(&self) -> Option<Snapshot> {
         self.remote().release()

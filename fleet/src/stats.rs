@@ -11,6 +11,7 @@ pub(crate) struct Counters {
     pub(crate) malformed: AtomicU64,
     pub(crate) scripts: AtomicU64,
     pub(crate) trips: AtomicU64,
+    pub(crate) votes: AtomicU64,
     pub(crate) probes_won: AtomicU64,
     pub(crate) leases_revoked: AtomicU64,
     pub(crate) reconnects: AtomicU64,
@@ -32,6 +33,7 @@ impl Counters {
             malformed_dropped: self.malformed.load(Relaxed),
             scripts_run: self.scripts.load(Relaxed),
             trips_published: self.trips.load(Relaxed),
+            trips_voted: self.votes.load(Relaxed),
             probes_won: self.probes_won.load(Relaxed),
             leases_revoked: self.leases_revoked.load(Relaxed),
             failures_published: self.failures_published.load(Relaxed),
@@ -67,9 +69,11 @@ pub struct FleetStats {
     pub malformed_dropped: u64,
     /// Fleet scripts run on the server (every fleet transition and reconciliation is one).
     pub scripts_run: u64,
-    /// Trips this replica published (its breaker opened the fleet).
+    /// Trips of this replica that opened the fleet (the quorum was reached with them).
     pub trips_published: u64,
-    /// Probe leases this replica won.
+    /// Trips of this replica sent to the fleet as votes, whether they opened it or not.
+    pub trips_voted: u64,
+    /// Probe leases this replica won (only replicas whose callers wanted the probe compete).
     pub probes_won: u64,
     /// Leases this replica gave back unused (no local call claimed the probe in time).
     pub leases_revoked: u64,

@@ -8,7 +8,7 @@ use redis::Value;
 /// The longest message accepted on the channel.
 pub(crate) const MAX_MESSAGE: usize = 512;
 /// The message format's version tag.
-const VERSION: &str = "abf1";
+const VERSION: &str = "abf2";
 
 /// What the fleet is doing with one breaker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,46 @@ pub(crate) enum Phase {
     Due,
 }
 
+/// Why the fleet is where it is, as the scripts record it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Why {
+    /// Nothing recorded (a fresh state, or one written before reasons were kept).
+    Unknown,
+    /// `tripped` distinct replicas' breakers tripped, of `live` live replicas.
+    Quorum { tripped: u16, live: u16 },
+    /// Failures counted across replicas reached the threshold (from `replicas` replicas).
+    Counted { replicas: u16 },
+    /// The fleet's probe: it failed (open) or succeeded (closed).
+    Probe,
+}
+
+impl Why {
+    fn parse(code: &str, tripped: u64, live: u64) -> Result<Why, Malformed> {
+        let n = |v: u64| u16::try_from(v).map_err(|_| Malformed("replica count out of range"));
+        match code {
+            "-" => Ok(Why::Unknown),
+            "q" => Ok(Why::Quorum {
+                tripped: n(tripped)?,
+                live: n(live)?,
+            }),
+            "c" => Ok(Why::Counted {
+                replicas: n(tripped)?,
+            }),
+            "p" => Ok(Why::Probe),
+            _ => Err(Malformed("unknown cause")),
+        }
+    }
+}
+
+/// The breaker's membership as a script saw it: live replicas, trip votes of the closed
+/// generation, and how many distinct replicas' trips open the fleet now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Count {
+    pub(crate) live: u32,
+    pub(crate) votes: u32,
+    pub(crate) needed: u32,
+}
+
 /// One authoritative (script reply) or announced (message) state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct View {
@@ -34,6 +74,10 @@ pub(crate) struct View {
     pub(crate) level: u8,
     /// Whether the script made the transition it was asked for.
     pub(crate) won: bool,
+    /// Why the fleet opened (or closed).
+    pub(crate) why: Why,
+    /// The membership now (script replies only).
+    pub(crate) count: Option<Count>,
 }
 
 /// Why a reply or message was dropped.
@@ -66,14 +110,15 @@ fn level_of(level: u64) -> Result<u8, Malformed> {
         .ok_or(Malformed("backoff level out of range"))
 }
 
-/// Parses a pub/sub message: `abf1 <epoch> <gen> <state> <ms> <level> <holder> <name>`.
+/// Parses a pub/sub message:
+/// `abf2 <epoch> <gen> <state> <ms> <level> <holder> <cause> <tripped> <live> <name>`.
 /// Returns the breaker's name and the announced state.
 pub(crate) fn parse_message(payload: &[u8]) -> Result<(&str, View), Malformed> {
     if payload.len() > MAX_MESSAGE {
         return Err(Malformed("oversized"));
     }
     let text = std::str::from_utf8(payload).map_err(|_| Malformed("not UTF-8"))?;
-    let mut parts = text.splitn(8, ' ');
+    let mut parts = text.splitn(11, ' ');
     let mut next = || parts.next().ok_or(Malformed("truncated"));
     if next()? != VERSION {
         return Err(Malformed("unknown version"));
@@ -88,6 +133,13 @@ pub(crate) fn parse_message(payload: &[u8]) -> Result<(&str, View), Malformed> {
         .map_err(|_| Malformed("bad duration"))?;
     let level = next()?.parse::<u64>().map_err(|_| Malformed("bad level"))?;
     let holder = next()?;
+    let cause = next()?;
+    let tripped = next()?
+        .parse::<u64>()
+        .map_err(|_| Malformed("bad replica count"))?;
+    let live = next()?
+        .parse::<u64>()
+        .map_err(|_| Malformed("bad replica count"))?;
     let name = next()?;
     if !is_epoch(epoch) || name.is_empty() {
         return Err(Malformed("bad epoch or name"));
@@ -98,6 +150,8 @@ pub(crate) fn parse_message(payload: &[u8]) -> Result<(&str, View), Malformed> {
         phase: phase_of(state, ms, holder)?,
         level: level_of(level)?,
         won: false,
+        why: Why::parse(cause, tripped, live)?,
+        count: None,
     };
     Ok((name, view))
 }
@@ -119,15 +173,19 @@ fn number(v: &Value) -> Result<u64, Malformed> {
     }
 }
 
-/// Parses the fleet script's reply:
-/// `{ epoch, gen, state, open pttl, level, holder, lease pttl, won }`.
+/// Parses the fleet script's reply: `{ epoch, gen, state, open pttl, level, holder, lease
+/// pttl, won, cause, tripped, live at the opening, votes, live, needed }`.
 pub(crate) fn parse_reply(reply: &Value) -> Result<View, Malformed> {
     let Value::Array(items) = reply else {
         return Err(Malformed("reply is not an array"));
     };
-    let [epoch, gen, state, open_ms, level, holder, lease_ms, won] = items.as_slice() else {
+    let [epoch, gen, state, open_ms, level, holder, lease_ms, won, cause, tripped, opened_live, votes, live, needed] =
+        items.as_slice()
+    else {
         return Err(Malformed("reply has the wrong length"));
     };
+    let small =
+        |v: &Value| u32::try_from(number(v)?).map_err(|_| Malformed("replica count out of range"));
     let epoch = text(epoch)?;
     if !is_epoch(epoch) {
         return Err(Malformed("bad epoch"));
@@ -145,6 +203,12 @@ pub(crate) fn parse_reply(reply: &Value) -> Result<View, Malformed> {
         phase: phase_of(state, ms, holder)?,
         level: level_of(number(level)?)?,
         won: number(won)? == 1,
+        why: Why::parse(text(cause)?, number(tripped)?, number(opened_live)?)?,
+        count: Some(Count {
+            live: small(live)?,
+            votes: small(votes)?,
+            needed: small(needed)?,
+        }),
     })
 }
 
@@ -154,7 +218,14 @@ mod tests {
 
     #[test]
     fn a_message_round_trips() {
-        let (name, view) = parse_message(b"abf1 e1 7 open 1500 2 - pay ments").unwrap();
+        let (name, view) = parse_message(b"abf2 e1 7 open 1500 2 - q 3 8 pay ments").unwrap();
+        assert_eq!(
+            view.why,
+            Why::Quorum {
+                tripped: 3,
+                live: 8
+            }
+        );
         assert_eq!(name, "pay ments");
         assert_eq!(view.gen, 7);
         assert_eq!(view.level, 2);
@@ -164,7 +235,7 @@ mod tests {
                 remaining: Duration::from_millis(1500)
             }
         );
-        let (_, view) = parse_message(b"abf1 e1 8 probing 900 2 r-1 pay").unwrap();
+        let (_, view) = parse_message(b"abf2 e1 8 probing 900 2 r-1 - 0 0 pay").unwrap();
         assert_eq!(
             view.phase,
             Phase::Probing {
@@ -172,13 +243,13 @@ mod tests {
                 lease: Duration::from_millis(900)
             }
         );
-        let (_, view) = parse_message(b"abf1 e1 9 open 0 2 - pay").unwrap();
+        let (_, view) = parse_message(b"abf2 e1 9 open 0 2 - - 0 0 pay").unwrap();
         assert_eq!(view.phase, Phase::Due);
     }
 
     #[test]
     fn a_closed_fleet_parses_from_a_message_and_a_reply() {
-        let (name, view) = parse_message(b"abf1 e1 4 closed 0 0 - pay").unwrap();
+        let (name, view) = parse_message(b"abf2 e1 4 closed 0 0 - - 0 0 pay").unwrap();
         assert_eq!((name, view.gen, view.phase), ("pay", 4, Phase::Closed));
         let s = |x: &str| Value::BulkString(x.as_bytes().to_vec());
         let reply = Value::Array(vec![
@@ -190,9 +261,24 @@ mod tests {
             s("-"),
             Value::Int(0),
             Value::Int(0),
+            s("p"),
+            Value::Int(0),
+            Value::Int(0),
+            Value::Int(2),
+            Value::Int(3),
+            Value::Int(2),
         ]);
         let view = parse_reply(&reply).unwrap();
         assert_eq!((view.gen, view.phase, view.won), (5, Phase::Closed, false));
+        assert_eq!(view.why, Why::Probe);
+        assert_eq!(
+            view.count,
+            Some(Count {
+                live: 3,
+                votes: 2,
+                needed: 2
+            })
+        );
     }
 
     /// `Due`: the open period is over and nobody holds the lease, whether the holder is the
@@ -200,9 +286,9 @@ mod tests {
     #[test]
     fn a_probe_without_a_holder_or_without_lease_time_is_due() {
         for message in [
-            &b"abf1 e1 8 probing 900 2 - pay"[..],
-            b"abf1 e1 8 probing 0 2 r-1 pay",
-            b"abf1 e1 8 probing 0 2 - pay",
+            &b"abf2 e1 8 probing 900 2 - - 0 0 pay"[..],
+            b"abf2 e1 8 probing 0 2 r-1 - 0 0 pay",
+            b"abf2 e1 8 probing 0 2 - - 0 0 pay",
         ] {
             let (_, view) = parse_message(message).unwrap();
             assert_eq!(view.phase, Phase::Due, "{message:?}");
@@ -212,7 +298,7 @@ mod tests {
     /// `MAX_MESSAGE` bytes is the longest message accepted, one more is dropped unread.
     #[test]
     fn a_message_of_the_longest_accepted_length_parses() {
-        let head = "abf1 e1 7 open 1500 2 - ";
+        let head = "abf2 e1 7 open 1500 2 - - 0 0 ";
         let longest = format!("{head}{}", "n".repeat(MAX_MESSAGE - head.len()));
         assert_eq!(longest.len(), MAX_MESSAGE);
         let (name, _) = parse_message(longest.as_bytes()).unwrap();
@@ -234,10 +320,23 @@ mod tests {
             s("-"),
             s("0"),
             s("0"),
+            s("q"),
+            s("2"),
+            s("5"),
+            s("0"),
+            s("5"),
+            s("2"),
         ]);
         let view = parse_reply(&reply).unwrap();
         assert_eq!(view.epoch, "e1");
         assert_eq!((view.gen, view.level), (6, 1));
+        assert_eq!(
+            view.why,
+            Why::Quorum {
+                tripped: 2,
+                live: 5
+            }
+        );
         assert_eq!(
             view.phase,
             Phase::Open {
@@ -251,15 +350,20 @@ mod tests {
         let long = vec![b'a'; MAX_MESSAGE + 1];
         for bad in [
             &b""[..],
-            b"abf1",
-            b"abf2 e1 7 open 1500 2 - pay",
-            b"abf1 e1 -7 open 1500 2 - pay",
-            b"abf1 e1 7 open 1500 9 - pay",
-            b"abf1 e1 7 opened 1500 2 - pay",
-            b"abf1 e:1 7 open 1500 2 - pay",
-            b"abf1 e1 7 open 1500 2 -",
-            b"abf1 e1 99999999999999999999999 open 1 2 - pay",
-            b"abf1 e1 7 probing 10 2 a:b pay",
+            b"abf2",
+            b"abf1 e1 7 open 1500 2 - - 0 0 pay",
+            b"abf1 e1 7 open 1500 2 - pay",
+            b"abf2 e1 7 open 1500 2 - z 0 0 pay",
+            b"abf2 e1 7 open 1500 2 - q 70000 8 pay",
+            b"abf2 e1 7 open 1500 2 - q x 8 pay",
+            b"abf2 e1 7 open 1500 2 - q 2 -8 pay",
+            b"abf2 e1 -7 open 1500 2 - - 0 0 pay",
+            b"abf2 e1 7 open 1500 9 - - 0 0 pay",
+            b"abf2 e1 7 opened 1500 2 - - 0 0 pay",
+            b"abf2 e:1 7 open 1500 2 - - 0 0 pay",
+            b"abf2 e1 7 open 1500 2 - - 0 0",
+            b"abf2 e1 99999999999999999999999 open 1 2 - - 0 0 pay",
+            b"abf2 e1 7 probing 10 2 a:b - 0 0 pay",
             b"\xff\xfe",
             &long,
         ] {
@@ -279,10 +383,17 @@ mod tests {
             s("r1"),
             Value::Int(700),
             Value::Int(1),
+            s("c"),
+            Value::Int(4),
+            Value::Int(6),
+            Value::Int(0),
+            Value::Int(6),
+            Value::Int(3),
         ]);
         let view = parse_reply(&good).unwrap();
         assert!(view.won);
         assert_eq!(view.gen, 3);
+        assert_eq!(view.why, Why::Counted { replicas: 4 });
         assert_eq!(
             view.phase,
             Phase::Probing {

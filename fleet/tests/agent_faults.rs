@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use agent_support::proxy::Proxy;
 use agent_support::{
     admits, attach, builder, connected, fail, redis, replicas, server, test_replicas, wait_until,
-    Replica,
+    want, Replica,
 };
 use async_breaker::remote::Phase;
 use async_breaker::{CircuitBreaker, OwnedPermit, Permit};
@@ -116,7 +116,10 @@ fn a_lease_holder_that_stops_renewing_loses_the_lease_to_another_replica() {
     );
     wait_until(
         "the other replica wins the lease after the deadline",
-        || won(other) == 1,
+        || {
+            want(&other.breaker);
+            won(other) == 1
+        },
     );
     other
         .breaker
@@ -156,7 +159,10 @@ fn a_probe_whose_lease_was_lost_does_not_reopen_the_fleet() {
     let _: i64 = redis(&url, |c| {
         redis::cmd("DEL").arg("stolen:{dep}:lease").query(c)
     });
-    wait_until("the other replica wins the lease", || won(other) == 1);
+    wait_until("the other replica wins the lease", || {
+        want(&other.breaker);
+        won(other) == 1
+    });
     other
         .breaker
         .try_acquire()
@@ -215,7 +221,10 @@ fn a_partitioned_replica_follows_a_fleet_that_closed_meanwhile() {
         "b keeps the released open period locally"
     );
     // Meanwhile the fleet's open period ends, `a` wins the lease and its probe closes the fleet.
-    wait_until("a wins the lease", || a.fleet.stats().probes_won == 1);
+    wait_until("a wins the lease", || {
+        want(&a.breaker);
+        a.fleet.stats().probes_won == 1
+    });
     a.breaker
         .try_acquire()
         .expect("a admits its probe")
@@ -322,6 +331,9 @@ fn won(replica: &Replica) -> u64 {
 fn probe_in_flight(replicas: &[Replica]) -> (usize, Permit<'_>) {
     fail(&replicas[0].breaker, 2);
     wait_until("one replica wins the lease", || {
+        for r in replicas {
+            want(&r.breaker);
+        }
         replicas.iter().map(won).sum::<u64>() == 1
     });
     let h = usize::from(won(&replicas[1]) == 1);
@@ -406,6 +418,7 @@ fn holder_with_probe_in_flight(url: &str, namespace: &str) -> (Replica, OwnedPer
     let attachment = attach(&fleet, &breaker);
     fail(&breaker, 2);
     wait_until("the replica wins the lease", || {
+        want(&breaker);
         fleet.stats().probes_won == 1
     });
     let probe = breaker

@@ -47,7 +47,7 @@ fn stale_replayed_and_foreign_epoch_messages_change_nothing() {
     // Replays of the closed generation before the trip and of the trip itself: stale.
     let before = b.stats();
     for g in [gen - 1, gen] {
-        let replay = format!("abf1 {epoch} {g} closed 0 0 - dep");
+        let replay = format!("abf2 {epoch} {g} closed 0 0 - - 0 0 dep");
         let _: i64 = redis(&url, |c| {
             redis::cmd("PUBLISH").arg(CHANNEL).arg(&replay).query(c)
         });
@@ -60,7 +60,7 @@ fn stale_replayed_and_foreign_epoch_messages_change_nothing() {
     // A newer generation from another epoch (a server that lost its state, or a forgery):
     // not applied; the agent reads the authoritative state instead, which is still open.
     let before = b.stats();
-    let foreign = format!("abf1 0ther {} closed 0 0 - dep", gen + 100);
+    let foreign = format!("abf2 0ther {} closed 0 0 - - 0 0 dep", gen + 100);
     let _: i64 = redis(&url, |c| {
         redis::cmd("PUBLISH").arg(CHANNEL).arg(&foreign).query(c)
     });
@@ -83,16 +83,16 @@ fn garbage_on_the_channel_and_in_the_keys_is_counted_and_overwritten() {
     let b = &replicas[1].fleet;
     let (ba, bb) = (&replicas[0].breaker, &replicas[1].breaker);
 
-    let oversized = format!("abf1 e1 9 open 1000 0 - {}", "x".repeat(4096));
+    let oversized = format!("abf2 e1 9 open 1000 0 - - 0 0 {}", "x".repeat(4096));
     let garbage: Vec<Vec<u8>> = vec![
         b"".to_vec(),
         b"hello".to_vec(),
-        b"abf1 e1 9".to_vec(),
-        b"abf9 e1 9 open 1000 0 - dep".to_vec(),
-        b"abf1 e1 -1 open 1000 0 - dep".to_vec(),
-        b"abf1 e1 9 open 1000 42 - dep".to_vec(),
-        b"abf1 e1 9 wide-open 1000 0 - dep".to_vec(),
-        b"abf1 e1 9 open 99999999999999999999999 0 - dep".to_vec(),
+        b"abf2 e1 9".to_vec(),
+        b"abf9 e1 9 open 1000 0 - - 0 0 dep".to_vec(),
+        b"abf2 e1 -1 open 1000 0 - - 0 0 dep".to_vec(),
+        b"abf2 e1 9 open 1000 42 - - 0 0 dep".to_vec(),
+        b"abf2 e1 9 wide-open 1000 0 - - 0 0 dep".to_vec(),
+        b"abf2 e1 9 open 99999999999999999999999 0 - - 0 0 dep".to_vec(),
         vec![0xff, 0x00, 0xfe],
         oversized.into_bytes(),
     ];

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use agent_support::{
     admits, attach, breaker, connected, fail, fleet, redis, server, test_replicas, wait_until,
-    Replica,
+    want, Replica,
 };
 use async_breaker::remote::Phase;
 use async_breaker::CircuitBreaker;
@@ -46,7 +46,7 @@ fn trip_then_one_probe_then_close_or_reopen_everyone() {
 
     // 2. The open period ends: exactly one replica wins the lease, and only its breaker
     //    admits a probe (exactly one call).
-    let winner = wait_for_one_winner(&fleets, &before);
+    let winner = wait_for_one_winner(&fleets, &breakers, &before);
     let probe = breakers[winner]
         .try_acquire()
         .expect("the winner admits the probe");
@@ -76,7 +76,7 @@ fn trip_then_one_probe_then_close_or_reopen_everyone() {
     wait_until("every replica rejects again", || {
         breakers.iter().all(|b| !admits(b))
     });
-    let winner = wait_for_one_winner(&fleets, &before);
+    let winner = wait_for_one_winner(&fleets, &breakers, &before);
     let before = won(&fleets);
     let probe = breakers[winner]
         .try_acquire()
@@ -93,7 +93,7 @@ fn trip_then_one_probe_then_close_or_reopen_everyone() {
     });
 
     // 5. Next round: one probe again, success closes everyone and resets the level.
-    let winner = wait_for_one_winner(&fleets, &before);
+    let winner = wait_for_one_winner(&fleets, &breakers, &before);
     breakers[winner]
         .try_acquire()
         .expect("the winner admits the probe")
@@ -238,12 +238,16 @@ fn an_unclaimed_grant_goes_back_to_the_fleet() {
     let (replicas, first) = tripped_pair(&server.url(), "unclaimed", Duration::from_secs(2));
     let fleets: Vec<&Fleet> = replicas.iter().map(|r| &r.fleet).collect();
 
-    // No call comes on the winner: it takes its grant back and gives the lease to the fleet,
-    // which grants the probe again (to either replica) until one is claimed.
+    // The caller that wanted the probe on the winner went away: it takes its grant back and
+    // gives the lease to the fleet, which grants the probe again to a replica whose callers
+    // want it, until one is claimed.
     wait_until("the winner gives the unclaimed grant back", || {
         fleets[first].stats().leases_revoked == 1
     });
     wait_until("a replica is granted the probe again", || {
+        for r in &replicas {
+            want(&r.breaker);
+        }
         won(&fleets).iter().sum::<u64>() >= 2
     });
     let mut probe = None;
@@ -262,9 +266,10 @@ fn an_unclaimed_grant_goes_back_to_the_fleet() {
 fn tripped_pair(url: &str, namespace: &str, lease: Duration) -> (Vec<Replica>, usize) {
     let replicas = test_replicas(url, namespace, 2, lease, 2, Duration::from_millis(300));
     let fleets: Vec<&Fleet> = replicas.iter().map(|r| &r.fleet).collect();
+    let breakers: Vec<&CircuitBreaker> = replicas.iter().map(|r| &*r.breaker).collect();
     let before = won(&fleets);
     fail(&replicas[0].breaker, 2);
-    let winner = wait_for_one_winner(&fleets, &before);
+    let winner = wait_for_one_winner(&fleets, &breakers, &before);
     drop(fleets);
     (replicas, winner)
 }
@@ -272,6 +277,7 @@ fn tripped_pair(url: &str, namespace: &str, lease: Duration) -> (Vec<Replica>, u
 /// Waits until `other` wins the probe lease (its first), probes successfully, and closes.
 fn takes_over_and_closes(other: &Replica) {
     wait_until("the other replica wins the lease", || {
+        want(&other.breaker);
         other.fleet.stats().probes_won == 1
     });
     other
@@ -284,8 +290,12 @@ fn takes_over_and_closes(other: &Replica) {
 
 /// Waits until one more lease has been won across the fleets, and returns the replica that won it.
 /// `before` is [`won`] taken before the round's trip.
-fn wait_for_one_winner(fleets: &[&Fleet], before: &[u64]) -> usize {
+/// Every replica's callers want the probe.
+fn wait_for_one_winner(fleets: &[&Fleet], breakers: &[&CircuitBreaker], before: &[u64]) -> usize {
     wait_until("one replica wins the probe lease", || {
+        for b in breakers {
+            want(b);
+        }
         won(fleets).iter().sum::<u64>() > before.iter().sum::<u64>()
     });
     let after = won(fleets);

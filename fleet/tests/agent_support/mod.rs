@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_breaker::{Backoff, CircuitBreaker};
 use async_breaker_fleet::server::RedisServer;
-use async_breaker_fleet::{Attachment, Fleet, FleetBuilder};
+use async_breaker_fleet::{Attachment, Fleet, FleetBuilder, Quorum};
 
 /// Every wait in these tests: far longer than anything should take, even on a loaded machine.
 pub const DEADLINE: Duration = Duration::from_secs(30);
@@ -26,9 +26,12 @@ pub fn fleet(url: &str, namespace: &str, replica: &str, lease: Duration) -> Flee
         .expect("valid fleet settings")
 }
 
-/// The settings of [`fleet`], to adjust before building.
+/// The settings of [`fleet`], to adjust before building. These tests check the fleet's
+/// protocol with the first trip opening everyone ([`Quorum::first_trip`]); the quorum has tests
+/// of its own (`agent_quorum.rs`).
 pub fn builder(url: &str, namespace: &str, replica: &str, lease: Duration) -> FleetBuilder {
     Fleet::builder(url)
+        .quorum(Quorum::first_trip())
         .namespace(namespace)
         .replica_id(replica)
         .poll_interval(Duration::from_millis(2))
@@ -115,6 +118,16 @@ pub fn connected(fleet: &Fleet) {
 pub fn fail(breaker: &CircuitBreaker, n: u32) {
     for _ in 0..n {
         let _ = breaker.call(|| Err::<(), &str>("dependency down"));
+    }
+}
+
+/// A caller turned away by a breaker the fleet holds: once the fleet's open period is over,
+/// that is the demand that makes this replica compete for the probe lease (an idle replica
+/// never does). Only knocks while the breaker is held, so it never claims a granted probe
+/// (if the grant lands in between, the claimed probe is dropped unused, freeing the slot again).
+pub fn want(breaker: &CircuitBreaker) {
+    if breaker.remote().snapshot().phase() == async_breaker::remote::Phase::Held {
+        drop(breaker.try_acquire());
     }
 }
 

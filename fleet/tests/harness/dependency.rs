@@ -20,6 +20,9 @@ pub enum Mode {
     /// Calls from this replica fail, and so does every probe; other calls succeed. Only that
     /// replica trips by itself: the others open only if the fleet tells them to.
     DeadFor(String),
+    /// The paths of these replicas are broken: every call from them fails, probes included;
+    /// every other replica's calls (and probes) succeed.
+    Broken(Vec<String>),
 }
 
 impl Mode {
@@ -28,8 +31,17 @@ impl Mode {
             Mode::Healthy => true,
             Mode::Dead => false,
             Mode::DeadFor(dead) => !probe && replica != dead,
+            Mode::Broken(broken) => !broken.iter().any(|b| b == replica),
         }
     }
+}
+
+/// Microseconds since the Unix epoch on the host's clock: comparable with the replicas'
+/// `wall_us` stamps (same host).
+pub fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// One call the dependency received.
@@ -41,6 +53,8 @@ pub struct Call {
     pub probe: bool,
     /// When it arrived (the test process's clock).
     pub at: Instant,
+    /// When it arrived, in microseconds since the Unix epoch (see [`wall_us`]).
+    pub wall_us: u64,
     /// Whether it was answered `ok` (for a held probe: what the release answered).
     pub ok: bool,
 }
@@ -197,6 +211,7 @@ fn serve(stream: &TcpStream, shared: &Shared) {
             Err(_) => return,
         }
         let at = Instant::now();
+        let wall = wall_us();
         let mut parts = line.split_whitespace();
         let replica = parts.next().unwrap_or("?").to_string();
         let probe = parts.next() == Some("1");
@@ -214,6 +229,7 @@ fn serve(stream: &TcpStream, shared: &Shared) {
             replica,
             probe,
             at,
+            wall_us: wall,
             ok,
         });
         let reply: &[u8] = if ok { b"ok\n" } else { b"err\n" };

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dependency;
+pub mod path;
 pub mod replicas;
 pub mod resp;
 pub mod rig;

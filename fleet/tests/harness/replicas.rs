@@ -1,7 +1,7 @@
 //! Replica processes (the `replica` example), their event lines, and the guard that stops
 //! every one of them, also when a test panics.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -17,6 +17,8 @@ pub struct Event {
     pub at: Instant,
     /// The `key=value` pairs of the line.
     pub fields: HashMap<String, String>,
+    /// The line as printed.
+    pub line: String,
 }
 
 impl Event {
@@ -33,6 +35,18 @@ impl Event {
     /// Whether this is a state change to `state` (`open`, `half-open`, `closed`, ...).
     pub fn is_state(&self, to: &str) -> bool {
         self.get("event") == "state" && self.get("to") == to
+    }
+
+    /// Whether this is a `tick` line.
+    pub fn is_tick(&self) -> bool {
+        self.get("event") == "tick"
+    }
+
+    /// When the replica printed the line: microseconds since the Unix epoch on the host's
+    /// clock (comparable across the replicas of one host, and with
+    /// [`wall_us`](super::dependency::wall_us)).
+    pub fn wall_us(&self) -> u64 {
+        self.num("wall_us")
     }
 }
 
@@ -117,7 +131,18 @@ impl Events {
     }
 }
 
-/// The settings every replica of a test shares (each gets its own `--id`).
+/// What one replica does differently from the shared [`ReplicaConfig`].
+#[derive(Clone, Debug, Default)]
+pub struct PerReplica {
+    /// Threads of calls (0: an idle replica).
+    pub threads: Option<usize>,
+    /// Its own address of the dependency (its [`Path`](super::path::Path)).
+    pub dependency: Option<String>,
+}
+
+/// The settings every replica of a test shares (each gets its own `--id`). The `fleet`
+/// example builds this struct too (it includes this file): the fleet's newer settings are in
+/// [`ReplicaOptions`].
 #[derive(Clone, Debug)]
 pub struct ReplicaConfig {
     pub redis: String,
@@ -131,21 +156,69 @@ pub struct ReplicaConfig {
     pub pause_ms: u64,
 }
 
+/// Settings beyond [`ReplicaConfig`], each `None` (or empty) by default: the replica example's
+/// (and the library's) default.
+#[derive(Clone, Debug, Default)]
+pub struct ReplicaOptions {
+    /// `--reconcile-ms`.
+    pub reconcile_ms: Option<u64>,
+    /// `--quorum` (`first`, `N`, `P%/MIN`).
+    pub quorum: Option<String>,
+    /// `--vote-window-ms`.
+    pub vote_window_ms: Option<u64>,
+    /// Overrides by replica index.
+    pub per_replica: BTreeMap<usize, PerReplica>,
+}
+
 impl ReplicaConfig {
-    fn args(&self, id: &str) -> Vec<String> {
+    /// Replica `index`'s threads of calls.
+    pub fn threads_of(&self, options: &ReplicaOptions, index: usize) -> usize {
+        options
+            .per_replica
+            .get(&index)
+            .and_then(|p| p.threads)
+            .unwrap_or(self.threads)
+    }
+
+    /// Replica `index`'s address of the dependency.
+    pub fn dependency_of(&self, options: &ReplicaOptions, index: usize) -> String {
+        options
+            .per_replica
+            .get(&index)
+            .and_then(|p| p.dependency.clone())
+            .unwrap_or_else(|| self.dependency.clone())
+    }
+
+    fn args(&self, options: &ReplicaOptions, index: usize) -> Vec<String> {
+        let optional = [
+            (
+                "--reconcile-ms",
+                options.reconcile_ms.map(|ms| ms.to_string()),
+            ),
+            ("--quorum", options.quorum.clone()),
+            (
+                "--vote-window-ms",
+                options.vote_window_ms.map(|ms| ms.to_string()),
+            ),
+        ];
         [
             ("--redis", self.redis.clone()),
             ("--namespace", self.namespace.clone()),
             ("--name", self.name.clone()),
-            ("--dependency", self.dependency.clone()),
-            ("--id", id.to_string()),
+            ("--dependency", self.dependency_of(options, index)),
+            ("--id", replica_id(index)),
             ("--threshold", self.threshold.to_string()),
             ("--recovery-ms", self.recovery_ms.to_string()),
             ("--lease-ms", self.lease_ms.to_string()),
-            ("--threads", self.threads.to_string()),
+            ("--threads", self.threads_of(options, index).to_string()),
             ("--pause-ms", self.pause_ms.to_string()),
         ]
         .into_iter()
+        .chain(
+            optional
+                .into_iter()
+                .filter_map(|(flag, value)| value.map(|value| (flag, value))),
+        )
         .flat_map(|(flag, value)| [flag.to_string(), value])
         // `FLEET_HARNESS_LOCAL=1` runs plain local breakers: a check that the tests fail
         // without the fleet.
@@ -185,12 +258,18 @@ impl Replicas {
         &self.events
     }
 
-    /// Starts replica `r<index>` with `config`; returns its index.
+    /// Starts replica `r<index>` with `config` (and the replica example's defaults for
+    /// everything else); returns its index.
     pub fn spawn(&mut self, config: &ReplicaConfig) -> usize {
+        self.spawn_with(config, &ReplicaOptions::default())
+    }
+
+    /// Starts replica `r<index>` with `config` and `options`; returns its index.
+    pub fn spawn_with(&mut self, config: &ReplicaConfig, options: &ReplicaOptions) -> usize {
         let index = self.processes.len();
         let id = replica_id(index);
         let mut child = Command::new(replica_binary())
-            .args(config.args(&id))
+            .args(config.args(options, index))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -208,7 +287,12 @@ impl Replicas {
                     .filter_map(|pair| pair.split_once('='))
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect();
-                events.push(Event { index, at, fields });
+                events.push(Event {
+                    index,
+                    at,
+                    fields,
+                    line,
+                });
             }
             // The process closed its stdout: it exited (or is about to).
             let fields = HashMap::from([("event".to_string(), "eof".to_string())]);
@@ -216,6 +300,7 @@ impl Replicas {
                 index,
                 at: Instant::now(),
                 fields,
+                line: String::new(),
             });
         });
         let events = Arc::clone(&self.events);
