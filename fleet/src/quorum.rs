@@ -110,11 +110,9 @@ impl Quorum {
     /// assert_eq!(Quorum::fraction(0.25, 1).needed(8), 2);
     /// ```
     pub fn needed(&self, live: u32) -> u32 {
-        let mut n = u32::from(self.min);
-        if self.permille > 0 && self.permille <= 1000 {
-            n = n.max((live * u32::from(self.permille)).div_ceil(1000));
-        }
-        n.min(live).max(1)
+        // A fraction over 1 (refused by `build`) counts as all of them.
+        let fraction = (live * u32::from(self.permille.min(1000))).div_ceil(1000);
+        u32::from(self.min).max(fraction).min(live).max(1)
     }
 
     /// The minimum count and the fraction in per mille, as the scripts take them.
@@ -189,6 +187,7 @@ mod tests {
         assert_eq!(Quorum::fraction(0.001, 1).needed(999), 1);
         assert_eq!(Quorum::fraction(0.001, 1).needed(1001), 2);
         assert_eq!(Quorum::fraction(0.5, 3).needed(4), 3);
+        assert_eq!(Quorum::fraction(1.5, 1).needed(8), 8, "refused, and never over all");
     }
 
     #[test]
