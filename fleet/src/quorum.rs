@@ -187,7 +187,11 @@ mod tests {
         assert_eq!(Quorum::fraction(0.001, 1).needed(999), 1);
         assert_eq!(Quorum::fraction(0.001, 1).needed(1001), 2);
         assert_eq!(Quorum::fraction(0.5, 3).needed(4), 3);
-        assert_eq!(Quorum::fraction(1.5, 1).needed(8), 8, "refused, and never over all");
+        assert_eq!(
+            Quorum::fraction(1.5, 1).needed(8),
+            8,
+            "refused, and never over all"
+        );
     }
 
     #[test]
