@@ -126,7 +126,7 @@ impl FleetBuilder {
         self
     }
 
-    /// How many distinct replicas' trips open the fleet (default [`Quorum::replicas(2)`]:
+    /// How many distinct replicas' trips open the fleet (default [`Quorum::replicas(2)`](Quorum::replicas):
     /// two replicas, or one while it is the only live replica). A replica that trips below
     /// the quorum stays open on its own evidence and recovers by itself; the others keep
     /// calling. [`Quorum::first_trip`] opens every replica on the first trip anywhere. With
