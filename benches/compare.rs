@@ -51,6 +51,7 @@
 //! | `two_threads_closed_success`       | 1 call on *each* of 2 threads sharing one breaker         |
 //! | `one_thread_open_reject`           | like above, breaker open                                  |
 //! | `two_threads_open_reject`          | like above, breaker open                                  |
+//! | `build`                            | build one breaker (ours only; see the group's comment)    |
 //!
 //! Configuration shared by every contestant: open after 5 consecutive failures (except
 //! `async-breaker+rate`, see above), stay open for `OPEN_WAIT` (1 h) so an open breaker never
@@ -72,7 +73,7 @@ use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use async_breaker::{CircuitBreaker, CircuitExt, Clock, FailureRate, State};
+use async_breaker::{CircuitBreaker, CircuitExt, Clock, FailureRate, ManualClock, State};
 use criterion::measurement::WallTime;
 use criterion::{criterion_main, Bencher, BenchmarkGroup, Criterion, Throughput};
 
@@ -1185,6 +1186,31 @@ fn threaded_groups(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------------------
+// 7. build: what making one breaker costs, ours only (a breaker per host or per tenant is
+//    built at run time). `async-breaker` reads the default clock; `+manual-clock` takes a
+//    `ManualClock` (one `Arc` of its own), so the difference is what the default clock costs a
+//    build. The breaker is dropped inside the timed loop; it owns nothing to free.
+
+fn build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("build");
+    g.throughput(Throughput::Elements(1));
+    assert_eq!(ours_build().state(), State::Closed);
+    g.bench_function(OURS, |b| b.iter(ours_build));
+    g.bench_function(format!("{OURS}+manual-clock"), |b| {
+        b.iter(|| {
+            CircuitBreaker::builder()
+                .name("bench")
+                .failure_threshold(FAILURES_TO_OPEN)
+                .recovery_timeout(OPEN_WAIT)
+                .clock(ManualClock::new())
+                .build()
+                .expect("valid breaker configuration")
+        });
+    });
+    g.finish();
+}
+
+// ---------------------------------------------------------------------------------------
 
 /// Quick defaults so a plain `cargo bench` stays within a few minutes on a 2-core box;
 /// command-line flags (`--warm-up-time`, `--measurement-time`, ...) still override these.
@@ -1198,7 +1224,7 @@ fn config() -> Criterion {
 /// `criterion_group!` makes a `pub fn`; a private module keeps it out of `missing_docs`' reach.
 mod suite {
     use super::{
-        closed_failure_sync, closed_success_sync, config, future_closed_success,
+        build, closed_failure_sync, closed_success_sync, config, future_closed_success,
         half_open_probe_in_flight_reject, open_reject, threaded_groups,
     };
     use criterion::criterion_group;
@@ -1212,7 +1238,8 @@ mod suite {
             open_reject,
             half_open_probe_in_flight_reject,
             future_closed_success,
-            threaded_groups
+            threaded_groups,
+            build
     }
 }
 criterion_main!(suite::compare);
