@@ -976,3 +976,19 @@ fn outcome_counter(outcome: Outcome) -> Counter {
         Outcome::Ignore => Counter::Ignored,
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use crate::clock::QuantaClock;
+
+    #[test]
+    fn a_breaker_built_without_a_clock_reads_the_shared_one() {
+        for breaker in [CircuitBreaker::new(), CircuitBreaker::new()] {
+            let TimeSource::Quanta(clock) = breaker.core.clock else {
+                panic!("not the default clock: {:?}", breaker.core.clock);
+            };
+            assert!(core::ptr::eq(clock, QuantaClock::shared()));
+        }
+    }
+}

@@ -39,6 +39,11 @@ pub trait Clock: Send + Sync + 'static {
 /// monotonic clock where there is no usable TSC). Reading it costs a few nanoseconds and no
 /// system call. Needs the `std` feature.
 ///
+/// A breaker built without [`Builder::clock`](crate::Builder::clock) reads one such clock
+/// shared by the whole process, made by the first breaker that needs it, so building a breaker
+/// does not set up a clock. `QuantaClock::new` makes a clock of its own (detecting the counter
+/// costs microseconds, on a virtual machine more), with its origin at that moment.
+///
 /// ```
 /// use async_breaker::{Clock, QuantaClock};
 ///
@@ -60,6 +65,14 @@ impl QuantaClock {
         let clock = quanta::Clock::new();
         let origin = clock.raw();
         QuantaClock { clock, origin }
+    }
+
+    /// The process-wide clock of every breaker built without a clock of its own: made on first
+    /// use, so its origin is the moment the first such breaker was built. All of them read
+    /// milliseconds from that one origin, which is far within the word's 42-bit stamps.
+    pub(crate) fn shared() -> &'static QuantaClock {
+        static SHARED: std::sync::OnceLock<QuantaClock> = std::sync::OnceLock::new();
+        SHARED.get_or_init(QuantaClock::new)
     }
 
     /// Milliseconds since the origin, the breaker's own unit.
@@ -199,11 +212,12 @@ pub(crate) fn duration_millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The clock a breaker reads: the default one inline, any other behind an `Arc`.
+/// The clock a breaker reads: the process-wide default ([`QuantaClock::shared`]), or any other
+/// behind an `Arc`. 16 bytes either way.
 #[derive(Clone)]
 pub(crate) enum TimeSource {
     #[cfg(feature = "std")]
-    Quanta(QuantaClock),
+    Quanta(&'static QuantaClock),
     Custom(alloc::sync::Arc<dyn Clock>),
 }
 
@@ -228,5 +242,24 @@ impl fmt::Debug for TimeSource {
                 .field("now", &clock.now())
                 .finish(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_source_is_two_words() {
+        assert_eq!(core::mem::size_of::<TimeSource>(), 16);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn the_default_clock_is_made_once_and_shared() {
+        let (a, b) = (QuantaClock::shared(), QuantaClock::shared());
+        assert!(core::ptr::eq(a, b));
+        let earlier = a.now_ms();
+        assert!(TimeSource::Quanta(b).now_ms() >= earlier);
     }
 }

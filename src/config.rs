@@ -721,9 +721,10 @@ impl<C> Builder<C> {
         self
     }
 
-    /// The time source (default with the `std` feature: [`QuantaClock`](crate::QuantaClock);
-    /// required without it). Pass a [`ManualClock`](crate::ManualClock)
-    /// to drive the breaker from a test.
+    /// The time source (default with the `std` feature: one [`QuantaClock`](crate::QuantaClock)
+    /// shared by every breaker built without a clock; required without it). Each breaker keeps
+    /// the clock given here. Pass a [`ManualClock`](crate::ManualClock) to drive the breaker
+    /// from a test.
     pub fn clock(mut self, clock: impl Clock) -> Builder<C> {
         self.clock = Some(TimeSource::Custom(Arc::new(clock)));
         self
@@ -810,7 +811,7 @@ impl<C> Builder<C> {
         #[cfg(feature = "std")]
         let clock = self
             .clock
-            .unwrap_or_else(|| TimeSource::Quanta(crate::clock::QuantaClock::new()));
+            .unwrap_or_else(|| TimeSource::Quanta(crate::clock::QuantaClock::shared()));
         #[cfg(not(feature = "std"))]
         let Some(clock) = self.clock
         else {
