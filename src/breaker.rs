@@ -8,6 +8,7 @@ use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use crate::bell::Bell;
 use crate::cause::{Cause, Reason};
 use crate::classify::{AnyError, Classify, Outcome};
 use crate::clock::TimeSource;
@@ -63,6 +64,11 @@ struct Core<C> {
     /// and read and written with `Relaxed`. One word rather than three keeps the breaker in
     /// its 128 bytes.
     hold: AtomicU64,
+    /// Rung at every change of the word's phase and when a caller records demand, for a
+    /// coordinator asleep until then ([`Remote::register_waker`](crate::remote::Remote::register_waker)).
+    /// Written only by those (rare) events and by registrations, never on a call that changes
+    /// no phase.
+    bell: Bell,
     policy: Policy,
     clock: TimeSource,
     name: Name,
@@ -228,6 +234,7 @@ impl<C> CircuitBreaker<C> {
             core: CachePadded::new(Core {
                 word: AtomicU64::new(Word::INITIAL.raw()),
                 hold: AtomicU64::new(side::EMPTY),
+                bell: Bell::new(),
                 plain: hooks.is_none() && policy.slow_call_ms == 0,
                 policy,
                 clock,
@@ -255,30 +262,32 @@ impl<C> CircuitBreaker<C> {
         }
     }
 
-    /// [`changed`](Self::changed) once the phase has changed (the reported state may not have:
-    /// half-open waiting and half-open probing are one state, and a granted probe slot is
-    /// still the fleet's hold until a caller claims it; see [`word::Phase::reported`]).
+    /// [`changed`](Self::changed) once the phase has changed: reports the change of state if
+    /// there is one (the reported state may not have changed: half-open waiting and half-open
+    /// probing are one state, and a granted probe slot is still the fleet's hold until a caller
+    /// claims it; see [`word::Phase::reported`]), then rings the bell either way. Ringing last
+    /// means a coordinator woken by it finds the listener's and the metrics' share done.
     #[inline(never)]
     fn report_change(&self, from: Word, to: Word, cause: Cause, now: &mut LazyNow<'_>) {
         let failures = to.failures();
         let (from, to) = (from.phase().reported(), to.phase().reported());
-        if from == to {
-            return;
-        }
-        #[cfg(feature = "tracing")]
-        crate::trace::transition(self.name(), from, to, cause);
-        if let Some(hooks) = &self.core.hooks {
-            hooks.transition(&Transition {
-                name: self.name(),
-                from,
-                to,
-                failures,
-                at: Duration::from_millis(now.get()),
-                cause,
-            });
+        if from != to {
+            #[cfg(feature = "tracing")]
+            crate::trace::transition(self.name(), from, to, cause);
+            if let Some(hooks) = &self.core.hooks {
+                hooks.transition(&Transition {
+                    name: self.name(),
+                    from,
+                    to,
+                    failures,
+                    at: Duration::from_millis(now.get()),
+                    cause,
+                });
+            }
         }
         #[cfg(not(feature = "tracing"))]
         let _ = (now, cause);
+        self.core.bell.ring();
     }
 
     #[inline]
@@ -601,12 +610,16 @@ impl<C> CircuitBreaker<C> {
     /// is demand for the probe, which the coordinator takes with
     /// [`take_demand`](crate::remote::Remote::take_demand): the flag is written only if it is
     /// not set yet, so the callers turned away in one such period write it once between them.
+    /// The caller that sets it rings the bell.
     #[inline(never)]
     fn reject_held(&self, w: Word, now: &mut LazyNow<'_>) -> OpenError {
         let hold = self.core.hold.load(Ordering::Relaxed);
         let remaining_ms = word::held_remaining(w, side::until(hold), now.get());
-        if remaining_ms == 0 && !side::demand(hold) {
-            self.core.hold.fetch_or(side::DEMAND, Ordering::Relaxed);
+        if remaining_ms == 0
+            && !side::demand(hold)
+            && !side::demand(self.core.hold.fetch_or(side::DEMAND, Ordering::Relaxed))
+        {
+            self.core.bell.ring();
         }
         self.rejected(OpenError::held(
             self.core.name,
@@ -654,6 +667,11 @@ impl<C> CircuitBreaker<C> {
     /// Forgets any demand: the fleet's open period starts again, or the fleet closed.
     pub(crate) fn clear_demand(&self) {
         let _ = self.take_demand();
+    }
+
+    /// Registers `waker` for the next ring of the bell, replacing any waker registered before.
+    pub(crate) fn register_waker(&self, waker: &core::task::Waker) {
+        self.core.bell.register(waker);
     }
 
     pub(crate) fn policy(&self) -> &Policy {

@@ -148,6 +148,7 @@ extern crate alloc;
 #[macro_use]
 extern crate std;
 
+mod bell;
 mod breaker;
 mod cause;
 mod classify;

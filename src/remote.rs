@@ -3,8 +3,9 @@
 //! breaker across every replica of a service through Redis or Valkey.
 //!
 //! Nothing here touches the call path. A coordinator reads a breaker with
-//! [`Remote::snapshot`] (one atomic load) as often as it likes, and moves it with single
-//! compare-exchange transitions:
+//! [`Remote::snapshot`] (one atomic load) as often as it likes, or sleeps until the breaker
+//! changes ([`Remote::register_waker`], see [below](#sleeping-until-something-changes)), and
+//! moves it with single compare-exchange transitions:
 //!
 //! | call | from | to | when |
 //! |---|---|---|---|
@@ -91,8 +92,25 @@
 //! writes it), which [`take_demand`](Remote::take_demand) reads and clears. A coordinator
 //! competes for the fleet's probe only where there is demand, so an idle replica never wins it.
 //! A hold with time left, and closing, clear the flag.
+//!
+//! # Sleeping until something changes
+//!
+//! Rather than reading every breaker every few milliseconds, a coordinator can sleep until one
+//! changes: each breaker has a bell with room for one [`Waker`], which
+//! [`register_waker`](Remote::register_waker) fills and which is rung, waking it once, at every
+//! change of the breaker's [`Phase`] (whoever makes it: callers, manual control, a
+//! coordinator) and when a caller records [demand](#demand). A call that changes no phase (a
+//! success, a failure below the threshold, a rejection) rings nothing and costs nothing more.
+//! Time passing is not a change: an open breaker whose period runs out reads half-open without
+//! ringing, so a coordinator still wakes for the deadlines it knows of.
+//!
+//! The protocol is that of an `AtomicWaker`: register, *then* read the breaker
+//! ([`snapshot`](Remote::snapshot), [`take_demand`](Remote::take_demand)), then sleep; register
+//! again after each wake. A change after the registration wakes the waker, and a change before
+//! it is in what the coordinator reads, so none is missed.
 
 use core::fmt;
+use core::task::Waker;
 use core::time::Duration;
 
 use crate::breaker::CircuitBreaker;
@@ -579,5 +597,63 @@ impl<C> Remote<'_, C> {
     /// ```
     pub fn take_demand(&self) -> bool {
         self.breaker.take_demand()
+    }
+
+    /// Wakes `waker` once, at the breaker's next change of [phase](Phase) or the next
+    /// [demand](Self::take_demand) a caller records: see
+    /// [sleeping until something changes](self#sleeping-until-something-changes).
+    ///
+    /// Register *before* reading the breaker ([`snapshot`](Self::snapshot),
+    /// [`take_demand`](Self::take_demand)), then sleep, and register again after each wake: a
+    /// wake-up is not kept for a waker registered later. A breaker has room for one waker, so
+    /// a new registration replaces the one before (one coordinator per breaker; one waker may
+    /// serve many breakers). The coordinator's own transitions ring too, so expect a wake after
+    /// each of them.
+    ///
+    /// What rings: a trip, a probe admitted (also a grant claimed), the probe's outcome, manual
+    /// control, a coordinator's hold (from another phase), grant, revoke, close and release, and
+    /// the first caller turned away by a hold whose fleet open period is over. What does not: a
+    /// success, a failure below the threshold, failures reset by a success, any other rejection,
+    /// a probe replacing a stalled one, renewing a hold, and time passing. The waker is woken on the thread that made the change,
+    /// inside its call: keep waking cheap (unpark a thread, wake a task).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::task::{Wake, Waker};
+    /// use async_breaker::{remote::Phase, CircuitBreaker};
+    ///
+    /// /// Counts its wakes (a real coordinator unparks its thread or wakes its task).
+    /// struct Count(AtomicUsize);
+    ///
+    /// impl Wake for Count {
+    ///     fn wake(self: Arc<Self>) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///     }
+    /// }
+    ///
+    /// let breaker = CircuitBreaker::builder().failure_threshold(1).build()?;
+    /// let count = Arc::new(Count(AtomicUsize::new(0)));
+    /// let waker = Waker::from(Arc::clone(&count));
+    /// let woken = || count.0.load(Ordering::SeqCst);
+    ///
+    /// breaker.remote().register_waker(&waker); // first register,
+    /// assert_eq!(breaker.remote().snapshot().phase(), Phase::Closed); // then read, then sleep
+    ///
+    /// assert!(breaker.call(|| Ok::<_, &str>(1)).is_ok()); // no change: no wake
+    /// assert_eq!(woken(), 0);
+    /// assert!(breaker.call(|| Err::<(), _>("down")).is_err()); // the trip wakes it
+    /// assert_eq!(woken(), 1);
+    ///
+    /// breaker.reset(); // woken once: a change now needs a new registration
+    /// assert_eq!(woken(), 1);
+    /// breaker.remote().register_waker(&waker);
+    /// assert_eq!(breaker.remote().snapshot().phase(), Phase::Closed);
+    /// breaker.force_open();
+    /// assert_eq!(woken(), 2);
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn register_waker(&self, waker: &Waker) {
+        self.breaker.register_waker(waker);
     }
 }
