@@ -305,20 +305,24 @@ fn half_open_probe_paths_do_not_allocate() {
     }
 }
 
-/// The same probe cycle on the default (quanta) clock, with a real 1 ms recovery timeout.
+/// The same probe cycle on the default (quanta) clock, with a real recovery timeout: long
+/// enough that the call right after the trip is still rejected on a loaded machine (the clock
+/// counts whole milliseconds, so with 1 ms a trip late in one millisecond was half-open by the
+/// next call whenever that call came in the next millisecond).
 #[test]
 fn probe_cycle_on_the_default_clock_does_not_allocate() {
+    const RECOVERY: Duration = Duration::from_millis(50);
     let breaker = CircuitBreaker::builder()
         .name(String::from("quanta"))
         .failure_threshold(1)
-        .recovery_timeout(Duration::from_millis(1))
+        .recovery_timeout(RECOVERY)
         .probe_deadline(LONG)
         .build()
         .unwrap();
     let cycle = || {
         assert!(breaker.call(err).is_err_and(|e| e.is_inner()));
         assert!(breaker.call(ok).is_err_and(|e| e.is_open()));
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(RECOVERY + Duration::from_millis(1));
         let probe = breaker.try_acquire().unwrap();
         assert!(probe.is_probe());
         assert_eq!(
