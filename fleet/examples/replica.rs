@@ -12,6 +12,9 @@
 //! | option | default | meaning |
 //! |---|---|---|
 //! | `--redis URL` (`REDIS_URL`) | `redis://127.0.0.1:6379/` | the fleet's server |
+//! | `--cluster URL,URL,...` | none | a Redis Cluster's nodes instead (`Fleet::cluster`) |
+//! | `--sentinel URL,URL,...` | none | Sentinels instead (`Fleet::sentinel`), with `--service` |
+//! | `--service NAME` | `mymaster` | the primary's name the sentinels monitor |
 //! | `--namespace NS` (`FLEET_NAMESPACE`) | `fleet-demo` | the key namespace |
 //! | `--name NAME` (`FLEET_BREAKER`) | `dependency` | the breaker's (and fleet's) name |
 //! | `--dependency ADDR` (`FLEET_DEPENDENCY`) | required | the dependency's `host:port` |
@@ -78,6 +81,9 @@ use async_breaker_fleet::{Fleet, FleetStats, Membership, Quorum};
 /// The replica's settings, from the command line and the environment.
 struct Settings {
     redis: String,
+    cluster: Vec<String>,
+    sentinel: Vec<String>,
+    service: String,
     namespace: String,
     name: String,
     dependency: String,
@@ -122,6 +128,9 @@ impl Settings {
         let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.into());
         let mut settings = Settings {
             redis: env("REDIS_URL", "redis://127.0.0.1:6379/"),
+            cluster: Vec::new(),
+            sentinel: Vec::new(),
+            service: "mymaster".into(),
             namespace: env("FLEET_NAMESPACE", "fleet-demo"),
             name: env("FLEET_BREAKER", "dependency"),
             dependency: env("FLEET_DEPENDENCY", ""),
@@ -151,6 +160,9 @@ impl Settings {
             };
             match flag.as_str() {
                 "--redis" => settings.redis = value,
+                "--cluster" => settings.cluster = value.split(',').map(Into::into).collect(),
+                "--sentinel" => settings.sentinel = value.split(',').map(Into::into).collect(),
+                "--service" => settings.service = value,
                 "--namespace" => settings.namespace = value,
                 "--name" => settings.name = value,
                 "--dependency" => settings.dependency = value,
@@ -277,7 +289,17 @@ fn join_fleet(settings: &Settings, breaker: &Arc<CircuitBreaker>) -> Result<Opti
     if settings.local {
         return Ok(None);
     }
-    let mut builder = Fleet::builder(settings.redis.as_str())
+    let builder = if !settings.cluster.is_empty() {
+        Fleet::cluster(settings.cluster.iter().map(String::as_str))
+    } else if !settings.sentinel.is_empty() {
+        Fleet::sentinel(
+            settings.sentinel.iter().map(String::as_str),
+            settings.service.as_str(),
+        )
+    } else {
+        Fleet::builder(settings.redis.as_str())
+    };
+    let mut builder = builder
         .namespace(settings.namespace.as_str())
         .replica_id(settings.id.as_str())
         .lease(settings.lease)

@@ -4,10 +4,17 @@
 //!
 //! Nothing here is on a caller's path: callers only ever touch their breaker's word, and the
 //! agent changes that word with the core's single compare-exchange hooks.
+//!
+//! The agent sleeps (`park_timeout`) until there is news: every attached breaker rings the
+//! agent's waker when its word changes phase or a caller asks for the fleet's probe, the
+//! subscriber and the `Fleet` handle unpark it with each input, and its own timers (reconcile,
+//! lease renewal, an unclaimed grant, reconnection, fleet counting) bound the sleep.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Wake, Waker};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use async_breaker::remote::{Phase as Local, Snapshot};
@@ -42,9 +49,43 @@ pub(crate) enum Input {
     Shutdown,
 }
 
+/// The way into the agent: every input is queued, then the agent's thread is unparked.
+#[derive(Clone)]
+pub(crate) struct Inbox {
+    tx: Sender<Input>,
+    agent: Thread,
+}
+
+impl Inbox {
+    pub(crate) fn new(tx: Sender<Input>, agent: Thread) -> Inbox {
+        Inbox { tx, agent }
+    }
+
+    /// Queues `input` and wakes the agent; false once the agent is gone.
+    pub(crate) fn send(&self, input: Input) -> bool {
+        let sent = self.tx.send(input).is_ok();
+        self.agent.unpark();
+        sent
+    }
+}
+
+/// The waker every attached breaker rings: it unparks the agent's thread (no allocation, no
+/// lock; a system call only when the agent sleeps).
+struct Unpark(Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 /// The agent's validated timing settings.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
+    /// With fleet counting, how often a closed breaker with failures is sampled.
     pub(crate) poll: Duration,
     pub(crate) reconcile: Duration,
     pub(crate) lease: Duration,
@@ -120,6 +161,8 @@ pub(crate) struct Agent {
     counters: Arc<Counters>,
     memberships: Memberships,
     rx: Receiver<Input>,
+    /// This replica's own channel: publishing on it at shutdown stops the subscriber at once.
+    stop_channel: String,
     #[cfg(feature = "metrics")]
     export: Option<Arc<crate::export::Exported>>,
     #[cfg(feature = "metrics")]
@@ -135,6 +178,7 @@ impl Agent {
         rx: Receiver<Input>,
     ) -> Agent {
         Agent {
+            stop_channel: crate::keys::stop_channel(&settings.namespace, &settings.replica),
             settings,
             link,
             slots: HashMap::new(),
@@ -178,20 +222,23 @@ impl Agent {
     }
 
     pub(crate) fn run(mut self) {
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         'run: loop {
-            match self.rx.recv_timeout(self.settings.poll) {
-                Ok(input) => {
-                    if !self.handle(input) {
-                        break 'run;
-                    }
-                    while let Ok(input) = self.rx.try_recv() {
+            loop {
+                match self.rx.try_recv() {
+                    Ok(input) => {
                         if !self.handle(input) {
                             break 'run;
                         }
                     }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => break 'run,
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => break 'run,
+            }
+            // Register before reading any word: a change after this rings, so the sleep below
+            // ends at once; a change before it is seen by the step.
+            for slot in self.slots.values() {
+                slot.member.register_waker(&waker);
             }
             #[cfg(feature = "metrics")]
             let was_up = self.link.is_up();
@@ -199,11 +246,51 @@ impl Agent {
             self.tick(now);
             #[cfg(feature = "metrics")]
             self.export(now, was_up);
+            let now = Instant::now();
+            let wake_at = self.wake_at(now);
+            if wake_at > now {
+                std::thread::park_timeout(wake_at - now);
+            }
         }
         let names: Vec<String> = self.slots.keys().cloned().collect();
         for name in names {
             self.detach(&name, None);
         }
+        self.link.publish(&self.stop_channel, "stop");
+    }
+
+    /// The earliest of the agent's own timers; changes of the breakers wake it before.
+    fn wake_at(&self, now: Instant) -> Instant {
+        let mut at = now + self.settings.reconcile;
+        if !self.link.is_up() {
+            return at.min(self.link.next_attempt());
+        }
+        #[cfg(feature = "metrics")]
+        if self.export.is_some() {
+            at = at.min(self.next_export);
+        }
+        for slot in self.slots.values() {
+            at = at.min(slot.next_reconcile);
+            let s = slot.member.snapshot();
+            if let Some(lease) = &slot.lease {
+                at = at.min(lease.last_renew + self.settings.renew_every());
+                if s.phase() == Local::HalfOpen {
+                    at = at.min(lease.idle_since + self.settings.grant_idle());
+                }
+            } else if s.phase() == Local::Held && s.remaining().is_zero() && slot.next_acquire > now
+            {
+                // Demand that arrives while this replica has to wait stays recorded (and rings
+                // no more): look again when the wait is over.
+                at = at.min(slot.next_acquire);
+            }
+            if self.settings.counting
+                && s.phase() == Local::Closed
+                && (s.failures() > 0 || slot.pending_failures > 0)
+            {
+                at = at.min(now + self.settings.poll);
+            }
+        }
+        at
     }
 
     /// Returns false on shutdown.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::agent::Settings;
 use crate::keys::{check_namespace, check_replica_id};
+use crate::target::Spec;
 use crate::{Fleet, FleetError, Quorum};
 
 /// The namespace used when none is given.
@@ -33,7 +34,7 @@ pub const DEFAULT_NAMESPACE: &str = "async-breaker";
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct FleetBuilder {
-    url: String,
+    spec: Spec,
     namespace: String,
     replica_id: Option<String>,
     poll: Duration,
@@ -48,9 +49,9 @@ pub struct FleetBuilder {
 }
 
 impl FleetBuilder {
-    pub(crate) fn new(url: String) -> FleetBuilder {
+    pub(crate) fn new(spec: Spec) -> FleetBuilder {
         FleetBuilder {
-            url,
+            spec,
             namespace: DEFAULT_NAMESPACE.to_owned(),
             replica_id: None,
             poll: Duration::from_millis(5),
@@ -80,8 +81,11 @@ impl FleetBuilder {
         self
     }
 
-    /// How often the agent looks at every attached breaker's state word (default 5 ms; 1 ms to
-    /// 1 s). A local trip reaches the fleet within about one poll interval plus one round trip.
+    /// With [fleet counting](Self::fleet_counting), how often a closed breaker that has
+    /// failures is sampled (default 5 ms; 1 ms to 1 s). Nothing else polls: the agent sleeps
+    /// until an attached breaker changes state (the breaker wakes it), a message arrives, or
+    /// one of its timers (reconcile, lease renewal) is due, so a local trip leaves the process
+    /// at once.
     pub fn poll_interval(mut self, every: Duration) -> FleetBuilder {
         self.poll = every;
         self
@@ -184,12 +188,33 @@ impl FleetBuilder {
         self
     }
 
+    /// How to log in to the primary that the sentinels name, for a fleet made with
+    /// [`Fleet::sentinel`]: username, password and database (default: none, none, 0). The
+    /// sentinels' own credentials go in their URLs. Ignored by other deployments.
+    ///
+    /// ```
+    /// use async_breaker_fleet::Fleet;
+    /// use redis::RedisConnectionInfo;
+    ///
+    /// let fleet = Fleet::sentinel(["redis://127.0.0.1:1/"], "mymaster")
+    ///     .sentinel_primary(RedisConnectionInfo::default().set_password("s3cret").set_db(2))
+    ///     .build()?;
+    /// # drop(fleet);
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn sentinel_primary(mut self, login: redis::RedisConnectionInfo) -> FleetBuilder {
+        if let Spec::Sentinel { primary, .. } = &mut self.spec {
+            *primary = login;
+        }
+        self
+    }
+
     /// Validates the settings and starts the agent's threads. The server need not be up: the
     /// agent connects in the background, and until then the breakers are plain local breakers.
     ///
     /// # Errors
     ///
-    /// A [`FleetError`] for a malformed URL, namespace, replica id, quorum or duration, or
+    /// A [`FleetError`] for a malformed URL (or an empty list of them), Sentinel service name, namespace, replica id, quorum or duration, or
     /// when a thread cannot be started.
     pub fn build(self) -> Result<Fleet, FleetError> {
         check_namespace(&self.namespace)?;
@@ -241,7 +266,7 @@ impl FleetBuilder {
             Duration::from_secs(600),
             "between 20 ms and 10 minutes",
         )?;
-        let client = redis::Client::open(self.url.as_str()).map_err(FleetError::Url)?;
+        let target = self.spec.resolve(self.timeout)?;
         let settings = Settings {
             poll: self.poll,
             reconcile: self.reconcile,
@@ -253,7 +278,7 @@ impl FleetBuilder {
             vote_window: self.vote_window,
             export: self.export,
         };
-        Fleet::start(client, settings, self.timeout, self.max_backoff)
+        Fleet::start(target, settings, self.timeout, self.max_backoff)
     }
 }
 

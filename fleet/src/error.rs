@@ -19,6 +19,12 @@ pub enum FleetError {
     /// The server URL could not be parsed (the URL itself is not repeated: it may hold a password).
     #[error("invalid Redis URL: {0}")]
     Url(#[source] redis::RedisError),
+    /// A Cluster or Sentinel deployment was given no server URL (the deployment is named).
+    #[error("a {0} deployment needs at least one server URL")]
+    NoServers(&'static str),
+    /// The Sentinel service (master) name is empty or longer than 128 bytes.
+    #[error("invalid Sentinel service name {0:?}: use 1 to 128 bytes")]
+    Service(String),
     /// The namespace is empty, longer than 64 bytes, or holds something other than ASCII
     /// letters, digits and `_ - . :`.
     #[error("invalid fleet namespace {0:?}: use 1 to 64 ASCII letters, digits or `_ - . :`")]

@@ -2,19 +2,20 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use async_breaker::CircuitBreaker;
 
-use crate::agent::{Agent, Input, Memberships, Settings};
-use crate::keys::{channel as channel_name, check_breaker_name};
+use crate::agent::{Agent, Inbox, Input, Memberships, Settings};
+use crate::keys::{channel as channel_name, check_breaker_name, stop_channel};
 use crate::link::{Link, Rules};
 use crate::member::Member;
 use crate::stats::Counters;
 use crate::subscriber::Subscriber;
+use crate::target::{Spec, Target};
 use crate::{FleetBuilder, FleetError, FleetStats, Membership};
 
 /// One replica's membership in a fleet: a background agent (two OS threads, blocking redis
@@ -34,7 +35,7 @@ use crate::{FleetBuilder, FleetError, FleetStats, Membership};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Fleet {
-    tx: Sender<Input>,
+    tx: Inbox,
     attached: Arc<Mutex<HashMap<String, u64>>>,
     next_id: AtomicU64,
     counters: Arc<Counters>,
@@ -66,11 +67,62 @@ impl Fleet {
     /// # Ok::<(), async_breaker_fleet::FleetError>(())
     /// ```
     pub fn builder(url: impl Into<String>) -> FleetBuilder {
-        FleetBuilder::new(url.into())
+        FleetBuilder::new(Spec::Node(url.into()))
+    }
+
+    /// Starts configuring a fleet on a Redis Cluster, given some of its nodes' URLs (any
+    /// primaries or replicas: the agent reads the slot map from the first that answers). Each
+    /// breaker's keys share one hash slot; the agent follows `MOVED` and `ASK` redirections,
+    /// slot migrations and failovers. Messages travel on the namespace's channel, which a
+    /// Cluster delivers to subscribers on every node.
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::cluster([
+    ///     "redis://10.0.0.1:7000/",
+    ///     "redis://10.0.0.2:7000/",
+    ///     "redis://10.0.0.3:7000/",
+    /// ])
+    /// .namespace("shop")
+    /// .build()?;
+    /// # drop(fleet);
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn cluster<I, S>(nodes: I) -> FleetBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        FleetBuilder::new(Spec::Cluster(nodes.into_iter().map(Into::into).collect()))
+    }
+
+    /// Starts configuring a fleet on the primary that Redis Sentinel monitors as `service`,
+    /// given the sentinels' URLs. The agent asks the sentinels which node is the primary each
+    /// time it connects, so after a failover it reconnects to the new one. The primary's own
+    /// credentials: [`FleetBuilder::sentinel_primary`].
+    ///
+    /// ```
+    /// let fleet = async_breaker_fleet::Fleet::sentinel(
+    ///     ["redis://10.0.0.1:26379/", "redis://10.0.0.2:26379/", "redis://10.0.0.3:26379/"],
+    ///     "mymaster",
+    /// )
+    /// .build()?;
+    /// # drop(fleet);
+    /// # Ok::<(), async_breaker_fleet::FleetError>(())
+    /// ```
+    pub fn sentinel<I, S>(sentinels: I, service: impl Into<String>) -> FleetBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        FleetBuilder::new(Spec::Sentinel {
+            sentinels: sentinels.into_iter().map(Into::into).collect(),
+            service: service.into(),
+            primary: redis::RedisConnectionInfo::default(),
+        })
     }
 
     pub(crate) fn start(
-        client: redis::Client,
+        target: Target,
         settings: Settings,
         timeout: Duration,
         max_backoff: Duration,
@@ -79,15 +131,7 @@ impl Fleet {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = channel();
         let channel = channel_name(&settings.namespace);
-        let subscriber = Subscriber {
-            client: client.clone(),
-            channel: channel.clone(),
-            timeout,
-            max_backoff,
-            to_agent: tx.clone(),
-            stop: Arc::clone(&stop),
-            counters: Arc::clone(&counters),
-        };
+        let target = Arc::new(target);
         let rules = Rules {
             replica: settings.replica.clone(),
             expiry: settings.member_expiry(),
@@ -96,10 +140,10 @@ impl Fleet {
             grace: settings.grace(),
         };
         let link = Link::new(
-            client,
+            Arc::clone(&target),
             timeout,
             max_backoff,
-            channel,
+            channel.clone(),
             rules,
             Arc::clone(&counters),
         );
@@ -124,6 +168,18 @@ impl Fleet {
             .name("fleet-agent".into())
             .spawn(move || agent.run())
             .map_err(FleetError::Spawn)?;
+        let tx = Inbox::new(tx, agent.thread().clone());
+        let subscriber = Subscriber {
+            target: Arc::clone(&target),
+            channel: channel.clone(),
+            stop_channel: stop_channel(&settings.namespace, &settings.replica),
+            timeout,
+            idle: settings.reconcile.min(Duration::from_secs(5)),
+            max_backoff,
+            to_agent: tx.clone(),
+            stop: Arc::clone(&stop),
+            counters: Arc::clone(&counters),
+        };
         let fleet = Fleet {
             tx,
             attached: Arc::default(),
@@ -195,14 +251,15 @@ impl Fleet {
             return Err(FleetError::AlreadyAttached(name));
         }
         let id = self.next_id.fetch_add(1, Relaxed);
-        self.tx
-            .send(Input::Attach {
-                id,
-                member,
-                #[cfg(feature = "metrics")]
-                gauges: self.export.as_ref().map(|e| e.breaker(&name)),
-            })
-            .map_err(|_| FleetError::ShutDown)?;
+        let sent = self.tx.send(Input::Attach {
+            id,
+            member,
+            #[cfg(feature = "metrics")]
+            gauges: self.export.as_ref().map(|e| e.breaker(&name)),
+        });
+        if !sent {
+            return Err(FleetError::ShutDown);
+        }
         attached.insert(name.clone(), id);
         Ok(Attachment {
             name,
@@ -298,8 +355,10 @@ impl Fleet {
     /// its remaining open time on its own timer; an unclaimed probe grant is handed back to the
     /// fleet), and both threads are joined. Idempotent; also done on drop.
     ///
-    /// Joining waits for the threads to notice: at most about 100 ms plus one server
-    /// operation's timeout. Inside an async task, shut down (or drop) a fleet with your
+    /// Joining waits for the threads to notice: the agent at once (plus one server operation's
+    /// timeout), the subscriber as soon as the agent's stop message reaches it through the
+    /// server, or, if the server stopped answering mid-read, within one reconcile interval
+    /// (at most 5 s). Inside an async task, shut down (or drop) a fleet with your
     /// runtime's blocking facility (e.g. tokio's `spawn_blocking`) if that pause matters.
     ///
     /// ```
@@ -312,7 +371,9 @@ impl Fleet {
         self.stop.store(true, Relaxed);
         let _ = self.tx.send(Input::Shutdown);
         let threads: Vec<JoinHandle<()>> = self.lock_threads().drain(..).collect();
+        // The agent first: as it stops, it tells the subscriber to stop too.
         for thread in threads {
+            thread.thread().unpark();
             let _ = thread.join();
         }
         self.counters.connected.store(false, Relaxed);
@@ -346,7 +407,7 @@ impl Drop for Fleet {
 pub struct Attachment {
     name: String,
     id: u64,
-    tx: Sender<Input>,
+    tx: Inbox,
     attached: Arc<Mutex<HashMap<String, u64>>>,
     keep: bool,
 }

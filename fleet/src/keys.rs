@@ -36,6 +36,12 @@ pub(crate) fn channel(namespace: &str) -> String {
     format!("{namespace}:fleet")
 }
 
+/// One replica's own channel, on which its agent tells its subscriber to stop: a message there
+/// only makes the subscriber look at its stop flag.
+pub(crate) fn stop_channel(namespace: &str, replica: &str) -> String {
+    format!("{namespace}:fleet:stop:{replica}")
+}
+
 pub(crate) fn check_namespace(namespace: &str) -> Result<(), FleetError> {
     let ok = (1..=64).contains(&namespace.len())
         && namespace

@@ -80,6 +80,7 @@ mod stats;
 #[doc = include_str!("../guide.md")]
 pub mod guide {}
 mod subscriber;
+mod target;
 mod view;
 
 pub use crate::builder::{FleetBuilder, DEFAULT_NAMESPACE};

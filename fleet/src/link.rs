@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::{Client, Connection, Script, Value};
+use redis::{Script, Value};
 
 use crate::keys::Keys;
 use crate::stats::Counters;
+use crate::target::{Con, Target};
 use crate::view::{parse_reply, View};
 
 /// The first wait before reconnecting; it doubles up to the configured cap.
@@ -104,12 +105,14 @@ fn epoch_candidate() -> String {
 }
 
 pub(crate) struct Link {
-    client: Client,
-    con: Option<Connection>,
+    target: Arc<Target>,
+    con: Option<Con>,
     timeout: Duration,
     max_backoff: Duration,
     backoff: Duration,
     next_attempt: Instant,
+    /// When the current (or last) connection was made.
+    connected_at: Instant,
     ever_connected: bool,
     script: Script,
     channel: String,
@@ -119,7 +122,7 @@ pub(crate) struct Link {
 
 impl Link {
     pub(crate) fn new(
-        client: Client,
+        target: Arc<Target>,
         timeout: Duration,
         max_backoff: Duration,
         channel: String,
@@ -127,12 +130,13 @@ impl Link {
         counters: Arc<Counters>,
     ) -> Link {
         Link {
-            client,
+            target,
             con: None,
             timeout,
             max_backoff,
             backoff: FIRST_BACKOFF,
             next_attempt: Instant::now(),
+            connected_at: Instant::now(),
             ever_connected: false,
             script: Script::new(LUA),
             channel,
@@ -145,15 +149,30 @@ impl Link {
         self.con.is_some()
     }
 
+    /// When the next connection attempt may be made.
+    pub(crate) fn next_attempt(&self) -> Instant {
+        self.next_attempt
+    }
+
+    /// Publishes `payload` on `channel`, best effort (used to stop this replica's subscriber).
+    pub(crate) fn publish(&mut self, channel: &str, payload: &str) {
+        if let Some(con) = self.con.as_mut() {
+            let _ = redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(payload)
+                .exec(con.as_dyn());
+        }
+    }
+
     /// Connects if the backoff allows it now. Returns true when a connection was just made.
     pub(crate) fn try_connect(&mut self, now: Instant) -> bool {
         if self.con.is_some() || now < self.next_attempt {
             return false;
         }
-        match connect(&self.client, self.timeout) {
+        match self.target.command(self.timeout) {
             Ok(con) => {
                 self.con = Some(con);
-                self.backoff = FIRST_BACKOFF;
+                self.connected_at = now;
                 if self.ever_connected {
                     Counters::add(&self.counters.reconnects, 1);
                 }
@@ -176,10 +195,17 @@ impl Link {
     }
 
     /// Drops the connection: the agent is degraded until `try_connect` succeeds again.
+    ///
+    /// A connection that served for a while reconnects after the first, short backoff; one
+    /// that fails soon after it was made (a Cluster whose slot has no primary during a
+    /// failover, a Sentinel naming a primary that is not one yet) keeps backing off, so a
+    /// failover costs a few attempts, not fifty a second.
     pub(crate) fn fail(&mut self, now: Instant) {
         if self.con.take().is_some() {
             self.counters.connected.store(false, Relaxed);
-            self.backoff = FIRST_BACKOFF;
+            if now.duration_since(self.connected_at) >= self.max_backoff {
+                self.backoff = FIRST_BACKOFF;
+            }
             self.schedule(now);
         }
     }
@@ -229,7 +255,7 @@ impl Link {
             Op::Revoke { gen } => inv.arg(gen),
         };
         Counters::add(&self.counters.scripts, 1);
-        match inv.invoke::<Value>(con) {
+        match inv.invoke::<Value>(con.as_dyn()) {
             Ok(reply) => match parse_reply(&reply) {
                 Ok(view) => Some(view),
                 Err(why) => {
@@ -249,12 +275,4 @@ impl Link {
             }
         }
     }
-}
-
-/// Opens a connection whose every read and write times out after `timeout`.
-pub(crate) fn connect(client: &Client, timeout: Duration) -> redis::RedisResult<Connection> {
-    let con = client.get_connection_with_timeout(timeout)?;
-    con.set_read_timeout(Some(timeout))?;
-    con.set_write_timeout(Some(timeout))?;
-    Ok(con)
 }

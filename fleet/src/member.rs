@@ -1,6 +1,7 @@
 //! One attached breaker, whatever its classifier: the agent drives it through the core's
 //! remote-control hooks only.
 
+use std::task::Waker;
 use std::time::Duration;
 
 use async_breaker::remote::Snapshot;
@@ -10,6 +11,7 @@ use async_breaker::{CircuitBreaker, Reason};
 pub(crate) trait Member: Send + Sync {
     fn name(&self) -> &str;
     fn snapshot(&self) -> Snapshot;
+    fn register_waker(&self, waker: &Waker);
     fn hold_because(&self, remaining: Duration, level: u8, reason: Reason) -> Option<Snapshot>;
     fn grant_probe(&self) -> Option<Snapshot>;
     fn revoke_probe(&self, granted: &Snapshot) -> bool;
@@ -27,6 +29,9 @@ impl<C: Send + Sync + 'static> Member for CircuitBreaker<C> {
     }
     fn snapshot(&self) -> Snapshot {
         self.remote().snapshot()
+    }
+    fn register_waker(&self, waker: &Waker) {
+        self.remote().register_waker(waker);
     }
     fn hold_because(&self, remaining: Duration, level: u8, reason: Reason) -> Option<Snapshot> {
         self.remote().hold_because(remaining, level, reason)
