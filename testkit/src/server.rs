@@ -15,13 +15,13 @@
 //! to install, never a hang: every wait here has a deadline.
 //!
 //! ```
-//! use async_breaker_fleet::server::RedisServer;
+//! use async_breaker_testkit::server::RedisServer;
 //!
 //! let server = RedisServer::start()?;
 //! assert!(server.url().starts_with("redis://127.0.0.1:"));
 //! assert!(server.ping().is_ok());
 //! drop(server); // kills the server
-//! # Ok::<(), async_breaker_fleet::server::ServerError>(())
+//! # Ok::<(), async_breaker_testkit::server::ServerError>(())
 //! ```
 
 use std::ffi::OsString;
@@ -49,7 +49,7 @@ pub const INSTALL_HINT: &str = "apt-get install -y redis-server";
 /// Why a [`RedisServer`] could not be started or controlled.
 ///
 /// ```
-/// use async_breaker_fleet::server::{ServerError, INSTALL_HINT};
+/// use async_breaker_testkit::server::{ServerError, INSTALL_HINT};
 ///
 /// let err = ServerError::NotInstalled { binary: "redis-server".into() };
 /// assert!(err.to_string().contains(INSTALL_HINT));
@@ -107,7 +107,7 @@ pub enum ServerError {
 /// A `redis-server` child process on a loopback port, killed when dropped.
 ///
 /// ```
-/// use async_breaker_fleet::server::RedisServer;
+/// use async_breaker_testkit::server::RedisServer;
 ///
 /// let mut server = RedisServer::start()?;
 /// let port = server.port();
@@ -116,7 +116,7 @@ pub enum ServerError {
 /// server.restart()?; // same port, empty
 /// assert_eq!(server.port(), port);
 /// server.ping()?;
-/// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+/// # Ok::<(), async_breaker_testkit::server::ServerError>(())
 /// ```
 #[derive(Debug)]
 pub struct RedisServer {
@@ -136,9 +136,9 @@ impl RedisServer {
     /// package), [`ServerError::NotReady`] or [`ServerError::Exited`] if it never came up.
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert_ne!(server.port(), 0);
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn start() -> Result<RedisServer, ServerError> {
         RedisServer::start_with(DEFAULT_READY_TIMEOUT)
@@ -153,9 +153,9 @@ impl RedisServer {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let server = async_breaker_fleet::server::RedisServer::start_with(Duration::from_secs(30))?;
+    /// let server = async_breaker_testkit::server::RedisServer::start_with(Duration::from_secs(30))?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn start_with(ready_timeout: Duration) -> Result<RedisServer, ServerError> {
         let binary = binary(
@@ -190,9 +190,9 @@ impl RedisServer {
     /// The server's URL, `redis://127.0.0.1:<port>/`.
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert_eq!(server.url(), format!("redis://127.0.0.1:{}/", server.port()));
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
@@ -201,9 +201,9 @@ impl RedisServer {
     /// The loopback port the server listens on (kept across [`restart`](Self::restart)).
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert!(std::net::TcpStream::connect(("127.0.0.1", server.port())).is_ok());
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn port(&self) -> u16 {
         self.port
@@ -212,11 +212,11 @@ impl RedisServer {
     /// The server's process id, `None` after [`kill`](Self::kill).
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert!(server.pid().is_some());
     /// server.kill();
     /// assert!(server.pid().is_none());
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -229,9 +229,9 @@ impl RedisServer {
     /// The connection or protocol error, as text-carrying [`ServerError::Io`].
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn ping(&self) -> Result<(), ServerError> {
         ping(self.port, Duration::from_secs(2)).map_err(|source| ServerError::Io {
@@ -244,10 +244,10 @@ impl RedisServer {
     /// and new connections are refused. Does nothing if it is not running.
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.kill();
     /// assert!(server.ping().is_err());
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -265,10 +265,10 @@ impl RedisServer {
     /// As for [`start`](Self::start); [`ServerError::Exited`] if the port was taken meanwhile.
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.restart()?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn restart(&mut self) -> Result<(), ServerError> {
         self.kill();
@@ -293,12 +293,12 @@ impl RedisServer {
     /// signal could not be sent.
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.pause()?;
     /// assert!(server.ping().is_err());
     /// server.resume()?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn pause(&mut self) -> Result<(), ServerError> {
         let pid = self.pid().ok_or(ServerError::NotRunning)?;
@@ -315,10 +315,10 @@ impl RedisServer {
     /// As for [`pause`](Self::pause).
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.resume()?; // harmless when not paused
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn resume(&mut self) -> Result<(), ServerError> {
         let pid = self.pid().ok_or(ServerError::NotRunning)?;
