@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_breaker::{CircuitBreaker, State};
-use async_breaker_fleet::server::RedisServer;
 use async_breaker_fleet::Fleet;
+use async_breaker_testkit::RedisServer;
 use criterion::{criterion_main, Criterion};
 
 fn breaker(name: &str) -> Arc<CircuitBreaker> {

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_breaker::CircuitBreaker;
-use async_breaker_fleet::server::RedisServer;
 use async_breaker_fleet::Fleet;
+use async_breaker_testkit::RedisServer;
 
 fn env(key: &str, default: usize) -> usize {
     std::env::var(key)

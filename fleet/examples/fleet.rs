@@ -25,7 +25,7 @@ mod replicas;
 
 use std::time::{Duration, Instant};
 
-use async_breaker_fleet::server::RedisServer;
+use async_breaker_testkit::RedisServer;
 use dependency::{Dependency, Mode};
 use replicas::{replica_id, ReplicaConfig, Replicas};
 

@@ -72,7 +72,6 @@ mod keys;
 mod link;
 mod member;
 mod quorum;
-pub mod server;
 mod stats;
 
 /// The fleet guide (the repository's `docs/fleet.md`): settings, runtime, protocol, a sequence

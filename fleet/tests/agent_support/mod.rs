@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_breaker::{Backoff, CircuitBreaker};
-use async_breaker_fleet::server::RedisServer;
 use async_breaker_fleet::{Attachment, Fleet, FleetBuilder, Quorum};
+use async_breaker_testkit::RedisServer;
 
 /// Every wait in these tests: far longer than anything should take, even on a loaded machine.
 pub const DEADLINE: Duration = Duration::from_secs(30);

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use async_breaker_fleet::server::RedisServer;
+use async_breaker_testkit::RedisServer;
 
 use super::dependency::{Dependency, Mode};
 use super::path::Path;

@@ -2,9 +2,9 @@
 //!
 //! [`RedisServer::start`] runs the `redis-server` binary (from `PATH`, or the path in the
 //! `REDIS_SERVER` environment variable) on a free loopback port, with persistence off
-//! (`--save '' --appendonly no`) and its working files in a fresh temporary directory, and
-//! returns once the server answers `PING`. Dropping the [`RedisServer`] kills the server and
-//! removes that directory.
+//! (`--save '' --appendonly no`) and its working files in a fresh temporary directory (in
+//! memory, under `/dev/shm`, where there is one), and returns once the server answers `PING`.
+//! Dropping the [`RedisServer`] kills the server and removes that directory.
 //!
 //! It also drives the faults a fleet must survive: [`kill`](RedisServer::kill) (`SIGKILL`),
 //! [`restart`](RedisServer::restart) (same port, empty data set), and
@@ -14,14 +14,18 @@
 //! A machine without Redis gets [`ServerError::NotInstalled`], whose message names the package
 //! to install, never a hang: every wait here has a deadline.
 //!
+//! The nodes of a [`RedisCluster`](crate::RedisCluster) and of a
+//! [`RedisSentinel`](crate::RedisSentinel) deployment are `RedisServer`s too, started with the
+//! extra settings those need.
+//!
 //! ```
-//! use async_breaker_fleet::server::RedisServer;
+//! use async_breaker_testkit::server::RedisServer;
 //!
 //! let server = RedisServer::start()?;
 //! assert!(server.url().starts_with("redis://127.0.0.1:"));
 //! assert!(server.ping().is_ok());
 //! drop(server); // kills the server
-//! # Ok::<(), async_breaker_fleet::server::ServerError>(())
+//! # Ok::<(), async_breaker_testkit::server::ServerError>(())
 //! ```
 
 use std::ffi::OsString;
@@ -49,7 +53,7 @@ pub const INSTALL_HINT: &str = "apt-get install -y redis-server";
 /// Why a [`RedisServer`] could not be started or controlled.
 ///
 /// ```
-/// use async_breaker_fleet::server::{ServerError, INSTALL_HINT};
+/// use async_breaker_testkit::server::{ServerError, INSTALL_HINT};
 ///
 /// let err = ServerError::NotInstalled { binary: "redis-server".into() };
 /// assert!(err.to_string().contains(INSTALL_HINT));
@@ -107,7 +111,7 @@ pub enum ServerError {
 /// A `redis-server` child process on a loopback port, killed when dropped.
 ///
 /// ```
-/// use async_breaker_fleet::server::RedisServer;
+/// use async_breaker_testkit::server::RedisServer;
 ///
 /// let mut server = RedisServer::start()?;
 /// let port = server.port();
@@ -116,16 +120,37 @@ pub enum ServerError {
 /// server.restart()?; // same port, empty
 /// assert_eq!(server.port(), port);
 /// server.ping()?;
-/// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+/// # Ok::<(), async_breaker_testkit::server::ServerError>(())
 /// ```
 #[derive(Debug)]
 pub struct RedisServer {
     binary: PathBuf,
     port: u16,
+    /// The cluster bus port, with [`Setup::cluster_bus`].
+    bus_port: Option<u16>,
     dir: PathBuf,
     child: Option<Child>,
     ready_timeout: Duration,
+    setup: Setup,
 }
+
+/// How a [`RedisServer`] runs beyond a plain server: what the cluster and sentinel launchers
+/// add.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Setup {
+    /// A configuration file, written to the server's directory before each fresh start (not
+    /// before a restart) and given as the first argument. Sentinels need one and rewrite it.
+    pub(crate) config: Option<String>,
+    /// Arguments right after the configuration file (`--sentinel`).
+    pub(crate) leading: Vec<OsString>,
+    /// Options after the plain server's (they win over them).
+    pub(crate) options: Vec<OsString>,
+    /// Whether the server needs a cluster bus port (`--cluster-port`), picked like its port.
+    pub(crate) cluster_bus: bool,
+}
+
+/// The name of a [`Setup::config`] file in the server's directory.
+const CONFIG_FILE: &str = "redis.conf";
 
 impl RedisServer {
     /// Starts a server on a free loopback port and waits until it answers `PING`.
@@ -136,9 +161,9 @@ impl RedisServer {
     /// package), [`ServerError::NotReady`] or [`ServerError::Exited`] if it never came up.
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert_ne!(server.port(), 0);
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn start() -> Result<RedisServer, ServerError> {
         RedisServer::start_with(DEFAULT_READY_TIMEOUT)
@@ -153,30 +178,60 @@ impl RedisServer {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let server = async_breaker_fleet::server::RedisServer::start_with(Duration::from_secs(30))?;
+    /// let server = async_breaker_testkit::server::RedisServer::start_with(Duration::from_secs(30))?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn start_with(ready_timeout: Duration) -> Result<RedisServer, ServerError> {
         let binary = binary(
             std::env::var_os(BINARY_ENV),
             std::env::var_os("PATH").as_ref(),
         )?;
-        RedisServer::start_binary(binary, ready_timeout)
+        RedisServer::start_binary(binary, Setup::default(), ready_timeout)
     }
 
-    fn start_binary(binary: PathBuf, ready_timeout: Duration) -> Result<RedisServer, ServerError> {
-        let dir = scratch_dir()?;
+    /// Starts `binary` (a `redis-server`, or a binary that is one under another name, such as
+    /// `redis-sentinel`) with `setup` on free loopback ports.
+    pub(crate) fn start_binary(
+        binary: PathBuf,
+        setup: Setup,
+        ready_timeout: Duration,
+    ) -> Result<RedisServer, ServerError> {
+        let dir = scratch_dir("redis").map_err(|source| ServerError::Io {
+            action: "create its temporary directory",
+            source,
+        })?;
         let mut server = RedisServer {
             binary,
             port: 0,
+            bus_port: None,
             dir,
             child: None,
             ready_timeout,
+            setup,
         };
         let mut last = None;
-        for _ in 0..PORT_ATTEMPTS {
-            server.port = free_port()?;
+        for attempt in 0..PORT_ATTEMPTS {
+            if attempt > 0 {
+                // A clean slate: an attempt that failed may have written files (a cluster
+                // node its node id) for the port it could not have.
+                server.clear_dir()?;
+            }
+            if server.setup.cluster_bus {
+                let [port, bus] = free_ports()?;
+                server.port = port;
+                server.bus_port = Some(bus);
+            } else {
+                server.port = free_port()?;
+            }
+            if let Some(config) = &server.setup.config {
+                std::fs::write(server.dir.join(CONFIG_FILE), config).map_err(|source| {
+                    ServerError::Io {
+                        action: "write its configuration file",
+                        source,
+                    }
+                })?;
+            }
             match server.launch() {
                 Ok(()) => return Ok(server),
                 // Someone else took the port: pick another.
@@ -190,9 +245,9 @@ impl RedisServer {
     /// The server's URL, `redis://127.0.0.1:<port>/`.
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert_eq!(server.url(), format!("redis://127.0.0.1:{}/", server.port()));
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
@@ -201,9 +256,9 @@ impl RedisServer {
     /// The loopback port the server listens on (kept across [`restart`](Self::restart)).
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert!(std::net::TcpStream::connect(("127.0.0.1", server.port())).is_ok());
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn port(&self) -> u16 {
         self.port
@@ -212,11 +267,11 @@ impl RedisServer {
     /// The server's process id, `None` after [`kill`](Self::kill).
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// assert!(server.pid().is_some());
     /// server.kill();
     /// assert!(server.pid().is_none());
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -229,9 +284,9 @@ impl RedisServer {
     /// The connection or protocol error, as text-carrying [`ServerError::Io`].
     ///
     /// ```
-    /// let server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn ping(&self) -> Result<(), ServerError> {
         ping(self.port, Duration::from_secs(2)).map_err(|source| ServerError::Io {
@@ -244,10 +299,10 @@ impl RedisServer {
     /// and new connections are refused. Does nothing if it is not running.
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.kill();
     /// assert!(server.ping().is_err());
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -265,10 +320,10 @@ impl RedisServer {
     /// As for [`start`](Self::start); [`ServerError::Exited`] if the port was taken meanwhile.
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.restart()?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn restart(&mut self) -> Result<(), ServerError> {
         self.kill();
@@ -293,12 +348,12 @@ impl RedisServer {
     /// signal could not be sent.
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.pause()?;
     /// assert!(server.ping().is_err());
     /// server.resume()?;
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn pause(&mut self) -> Result<(), ServerError> {
         let pid = self.pid().ok_or(ServerError::NotRunning)?;
@@ -315,10 +370,10 @@ impl RedisServer {
     /// As for [`pause`](Self::pause).
     ///
     /// ```
-    /// let mut server = async_breaker_fleet::server::RedisServer::start()?;
+    /// let mut server = async_breaker_testkit::server::RedisServer::start()?;
     /// server.resume()?; // harmless when not paused
     /// server.ping()?;
-    /// # Ok::<(), async_breaker_fleet::server::ServerError>(())
+    /// # Ok::<(), async_breaker_testkit::server::ServerError>(())
     /// ```
     pub fn resume(&mut self) -> Result<(), ServerError> {
         let pid = self.pid().ok_or(ServerError::NotRunning)?;
@@ -328,11 +383,34 @@ impl RedisServer {
         })
     }
 
+    /// The last `lines` lines of the server's log, for the messages of a deployment's
+    /// timeouts.
+    pub(crate) fn log(&self, lines: usize) -> String {
+        last_lines(&self.log_path(), lines)
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join(format!("redis-{}.log", self.port))
+    }
+
+    /// Empties the server's directory.
+    fn clear_dir(&self) -> Result<(), ServerError> {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        std::fs::create_dir_all(&self.dir).map_err(|source| ServerError::Io {
+            action: "create its temporary directory",
+            source,
+        })
+    }
+
     /// Runs the binary on `self.port` and waits for `PING`.
     fn launch(&mut self) -> Result<(), ServerError> {
-        let log = self.dir.join(format!("redis-{}.log", self.port));
+        let log = self.log_path();
         let mut command = Command::new(&self.binary);
+        if self.setup.config.is_some() {
+            command.arg(self.dir.join(CONFIG_FILE));
+        }
         command
+            .args(&self.setup.leading)
             .arg("--port")
             .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -341,6 +419,11 @@ impl RedisServer {
             .arg(&self.dir)
             .arg("--logfile")
             .arg(&log)
+            .args(&self.setup.options);
+        if let Some(bus) = self.bus_port {
+            command.arg("--cluster-port").arg(bus.to_string());
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -394,54 +477,54 @@ impl Drop for RedisServer {
 
 /// The binary to run: `$REDIS_SERVER` (`env`), else `redis-server` found on `PATH` (`path`).
 fn binary(env: Option<OsString>, path: Option<&OsString>) -> Result<PathBuf, ServerError> {
-    if let Some(path) = env.filter(|p| !p.is_empty()) {
-        let path = PathBuf::from(path);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(ServerError::NotInstalled { binary: path })
-        };
-    }
-    let name = OsString::from("redis-server");
-    path.iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join(&name))
-        .find(|candidate| candidate.is_file())
-        .ok_or(ServerError::NotInstalled {
-            binary: PathBuf::from(name),
-        })
+    crate::tool::REDIS_SERVER
+        .find_in(env, path)
+        .map_err(|binary| ServerError::NotInstalled { binary })
 }
 
-/// A fresh, empty directory for the server's log (and any file it insists on writing).
-fn scratch_dir() -> Result<PathBuf, ServerError> {
+/// A fresh, empty directory named after `what`, this process and a counter, in memory when
+/// possible: under `/dev/shm` (tmpfs) if that is a writable directory, else under the system's
+/// temporary directory. Sentinels and cluster nodes `fsync` every rewrite of their
+/// configuration file, which a busy disk can stall for seconds: long enough for a sentinel to
+/// distrust its clock and stop acting for a while (TILT mode), or for a cluster node to look
+/// down to the others.
+pub(crate) fn scratch_dir(what: &str) -> io::Result<PathBuf> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let unique = format!(
-        "async-breaker-fleet-redis-{}-{}",
+        "async-breaker-testkit-{what}-{}-{}",
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
+    let in_memory = Path::new("/dev/shm").join(&unique);
+    if std::fs::create_dir(&in_memory).is_ok() {
+        return Ok(in_memory);
+    }
     let dir = std::env::temp_dir().join(unique);
-    std::fs::create_dir_all(&dir).map_err(|source| ServerError::Io {
-        action: "create its temporary directory",
-        source,
-    })?;
+    std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
 
 /// A loopback port that was free a moment ago (the kernel picks it for a port-0 bind).
 fn free_port() -> Result<u16, ServerError> {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|source| ServerError::Io {
-            action: "find a free port",
-            source,
-        })?;
-    listener
-        .local_addr()
-        .map(|addr| addr.port())
-        .map_err(|source| ServerError::Io {
-            action: "find a free port",
-            source,
-        })
+    let [port] = free_ports()?;
+    Ok(port)
+}
+
+/// `N` distinct loopback ports that were free a moment ago: all bound at once, so the kernel
+/// cannot hand out one twice.
+fn free_ports<const N: usize>() -> Result<[u16; N], ServerError> {
+    let io = |source| ServerError::Io {
+        action: "find a free port",
+        source,
+    };
+    let mut listeners = Vec::with_capacity(N);
+    let mut ports = [0; N];
+    for port in &mut ports {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io)?;
+        *port = listener.local_addr().map_err(io)?.port();
+        listeners.push(listener);
+    }
+    Ok(ports)
 }
 
 /// One inline `PING`, expecting `+PONG`, every step bounded by `timeout`.
@@ -492,9 +575,14 @@ fn signal(pid: u32, which: &str) -> io::Result<()> {
 
 /// The last lines of the server's log file, for error messages.
 fn log_tail(path: &Path) -> String {
+    last_lines(path, 5)
+}
+
+/// The last `n` lines of a file, joined with ` | `.
+pub(crate) fn last_lines(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(5)..].join(" | ")
+    lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
 #[cfg(test)]
@@ -523,6 +611,7 @@ mod tests {
         let started = Instant::now();
         let result = RedisServer::start_binary(
             PathBuf::from("/nonexistent/redis-server"),
+            Setup::default(),
             Duration::from_secs(60),
         );
         assert!(
