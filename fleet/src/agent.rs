@@ -161,6 +161,8 @@ pub(crate) struct Agent {
     counters: Arc<Counters>,
     memberships: Memberships,
     rx: Receiver<Input>,
+    /// When every breaker is next read back (see `tick`).
+    next_round: Instant,
     /// This replica's own channel: publishing on it at shutdown stops the subscriber at once.
     stop_channel: String,
     #[cfg(feature = "metrics")]
@@ -179,6 +181,7 @@ impl Agent {
     ) -> Agent {
         Agent {
             stop_channel: crate::keys::stop_channel(&settings.namespace, &settings.replica),
+            next_round: Instant::now(),
             settings,
             link,
             slots: HashMap::new(),
@@ -261,7 +264,7 @@ impl Agent {
 
     /// The earliest of the agent's own timers; changes of the breakers wake it before.
     fn wake_at(&self, now: Instant) -> Instant {
-        let mut at = now + self.settings.reconcile;
+        let mut at = self.next_round;
         if !self.link.is_up() {
             return at.min(self.link.next_attempt());
         }
@@ -414,12 +417,22 @@ impl Agent {
                 slot.next_reconcile = now;
             }
         }
+        // Every breaker is read back in one round per reconcile interval, so an idle agent
+        // wakes once per interval however many breakers it has; a breaker read out of turn
+        // (attached, a message from another epoch) joins the next round.
+        if now >= self.next_round {
+            self.next_round = now + self.settings.reconcile;
+            for slot in self.slots.values_mut() {
+                slot.next_reconcile = now;
+            }
+        }
         for slot in self.slots.values_mut() {
             let mut ctx = Ctx {
                 link: &mut self.link,
                 settings: &self.settings,
                 counters: &self.counters,
                 memberships: &self.memberships,
+                next_round: self.next_round,
             };
             ctx.step(slot, now);
             if !self.link.is_up() {
@@ -453,6 +466,8 @@ struct Ctx<'a> {
     settings: &'a Settings,
     counters: &'a Counters,
     memberships: &'a Memberships,
+    /// When the next round of reconcile reads is due.
+    next_round: Instant,
 }
 
 impl Ctx<'_> {
@@ -485,7 +500,7 @@ impl Ctx<'_> {
             self.count(slot, now);
         }
         if self.link.is_up() && now >= slot.next_reconcile {
-            slot.next_reconcile = now + self.settings.reconcile;
+            slot.next_reconcile = self.next_round;
             if let Some(view) = self.run(slot, Op::Read) {
                 apply(slot, &view, self.settings, now);
             }
