@@ -22,7 +22,17 @@
 //!
 //! The agent runs on two OS threads of its own (one for commands, one subscribed to the
 //! namespace's channel) with redis' blocking client. It needs no async runtime and never
-//! blocks one: it works the same under tokio, async-std, smol or no executor at all.
+//! blocks one: it works the same under tokio, async-std, smol or no executor at all. It
+//! sleeps until there is news: an attached breaker wakes it when it changes state
+//! ([`Remote::register_waker`](async_breaker::remote::Remote::register_waker)), as do
+//! messages and its own timers (reconcile, lease renewal).
+//!
+//! # Deployments
+//!
+//! One server ([`Fleet::builder`]), a Redis Cluster ([`Fleet::cluster`]: each breaker's keys
+//! share one slot; redirections, slot migrations and failovers are followed) or a primary
+//! behind Sentinel ([`Fleet::sentinel`]: asked of the sentinels at every connect, so a
+//! failover is followed). During a failover the replica's breakers work locally.
 //!
 //! # Example
 //!

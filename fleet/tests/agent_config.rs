@@ -271,3 +271,60 @@ fn default_replica_ids_are_the_process_id_and_a_random_suffix() {
     }
     assert_ne!(a.replica_id(), b.replica_id());
 }
+
+#[test]
+fn cluster_and_sentinel_deployments_check_their_servers_and_service() {
+    let none: [&str; 0] = [];
+    let err = Fleet::cluster(none).build().unwrap_err();
+    assert!(matches!(err, FleetError::NoServers("cluster")), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "a cluster deployment needs at least one server URL"
+    );
+    assert!(matches!(
+        Fleet::cluster([NOWHERE, "nope://x"]).build(),
+        Err(FleetError::Url(_))
+    ));
+    assert!(matches!(
+        Fleet::sentinel(none, "mymaster").build(),
+        Err(FleetError::NoServers("sentinel"))
+    ));
+    assert!(matches!(
+        Fleet::sentinel(["nope://x"], "mymaster").build(),
+        Err(FleetError::Url(_))
+    ));
+    for service in [String::new(), "m".repeat(129)] {
+        let err = Fleet::sentinel([NOWHERE], service.as_str())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, FleetError::Service(s) if *s == service),
+            "{err:?}"
+        );
+    }
+    assert!(Fleet::sentinel([NOWHERE], "m".repeat(128)).build().is_ok());
+}
+
+/// Nothing answers: a Cluster or Sentinel fleet starts anyway, its breakers are plain local
+/// breakers, and it shuts down promptly.
+#[test]
+fn unreachable_cluster_and_sentinels_leave_local_breakers() {
+    for fleet in [
+        Fleet::cluster([NOWHERE, "redis://127.0.0.1:2/"]).build(),
+        Fleet::sentinel([NOWHERE], "mymaster").build(),
+    ] {
+        let fleet = fleet.expect("valid settings");
+        let breaker = Arc::new(
+            CircuitBreaker::builder()
+                .name("local")
+                .failure_threshold(1)
+                .build()
+                .expect("breaker"),
+        );
+        let _attached = fleet.attach(&breaker).expect("attach");
+        let _ = breaker.call(|| Err::<(), _>("down"));
+        assert!(breaker.try_acquire().is_err(), "the local trip holds");
+        assert!(fleet.stats().degraded());
+        fleet.shutdown();
+    }
+}
