@@ -96,6 +96,8 @@ mod tests {
         assert_eq!(keys.votes, "app:{payments}:votes");
         assert_eq!(keys.counted, "app:{payments}:counted");
         assert_eq!(channel("app"), "app:fleet");
+        // Under the namespace's channel prefix (one ACL pattern covers both), one per replica.
+        assert_eq!(stop_channel("app", "web-1"), "app:fleet:stop:web-1");
     }
 
     #[test]
