@@ -54,8 +54,11 @@ pub enum FleetError {
     /// every reconcile tick, and the core releases a hold not renewed within the breaker's
     /// probe deadline (its safety valve), so the interval must be at most half of it.
     #[error(
-        "reconcile interval {reconcile:?} is too long for breaker {name:?}: its probe deadline \
-         {probe_deadline:?} needs a reconcile interval of at most half of it"
+        "reconcile_interval {reconcile:?} is too long for breaker {name:?}, whose probe_deadline \
+         is {probe_deadline:?}: set FleetBuilder::reconcile_interval to at most {most:?}, or the \
+         breaker's Builder::probe_deadline to at least {least:?}",
+        most = *.probe_deadline / 2,
+        least = *.reconcile * 2
     )]
     ReconcileTooSlow {
         /// The breaker's name.

@@ -85,7 +85,14 @@ fn breakers_that_cannot_join_are_refused() {
     );
     match fleet.attach(&fast) {
         Err(e @ FleetError::ReconcileTooSlow { .. }) => {
-            assert!(e.to_string().contains("fast"), "{e}");
+            // The default reconcile interval is 1 s: the message names both settings and the
+            // values that would work.
+            assert_eq!(
+                e.to_string(),
+                "reconcile_interval 1s is too long for breaker \"fast\", whose probe_deadline \
+                 is 500ms: set FleetBuilder::reconcile_interval to at most 250ms, or the \
+                 breaker's Builder::probe_deadline to at least 2s"
+            );
         }
         other => panic!("{other:?}"),
     }
