@@ -193,8 +193,8 @@ impl FleetBuilder {
     /// sentinels' own credentials go in their URLs. Ignored by other deployments.
     ///
     /// ```
+    /// use async_breaker_fleet::redis::RedisConnectionInfo;
     /// use async_breaker_fleet::Fleet;
-    /// use redis::RedisConnectionInfo;
     ///
     /// let fleet = Fleet::sentinel(["redis://127.0.0.1:1/"], "mymaster")
     ///     .sentinel_primary(RedisConnectionInfo::default().set_password("s3cret").set_db(2))

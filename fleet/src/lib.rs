@@ -92,6 +92,18 @@ mod subscriber;
 mod target;
 mod view;
 
+/// The `redis` client the fleet is built on, re-exported so that its types in this API
+/// ([`redis::RedisConnectionInfo`] for [`FleetBuilder::sentinel_primary`], [`redis::RedisError`]
+/// in [`FleetError::Url`]) need no dependency of your own, at the version the fleet uses.
+///
+/// ```
+/// use async_breaker_fleet::redis::RedisConnectionInfo;
+///
+/// let login = RedisConnectionInfo::default().set_password("s3cret");
+/// assert_eq!(login.password(), Some("s3cret"));
+/// ```
+pub use redis;
+
 pub use crate::builder::{FleetBuilder, DEFAULT_NAMESPACE};
 pub use crate::error::FleetError;
 pub use crate::fleet::{Attachment, Fleet};
