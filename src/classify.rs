@@ -248,3 +248,56 @@ impl<E: StdError + 'static> Classify<E> for ErrorTypes {
         }
     }
 }
+
+/// Decides what a whole finished call means, `Ok` included: the classifier of
+/// [`Circuit::classify`](crate::Circuit::classify).
+///
+/// The breaker's own [`Classify`] only ever sees errors, which is right for most calls. Some
+/// calls report the dependency's trouble inside an `Ok`, though: an HTTP client returns
+/// `Ok(response)` for a 503. A `ClassifyResult` looks at the whole `Result` of one call
+/// instead. It is implemented by every closure `Fn(&Result<T, E>) -> Outcome` and, with the
+/// `http` feature, by `HttpClassifier` for HTTP responses.
+///
+/// ```
+/// use async_breaker::{ClassifyResult, Outcome};
+///
+/// /// Trouble reported in-band: `Ok(None)` means the backend had nothing to serve.
+/// struct EmptyIsFailure;
+/// impl<E> ClassifyResult<Option<u32>, E> for EmptyIsFailure {
+///     fn classify_result(&self, result: &Result<Option<u32>, E>) -> Outcome {
+///         match result {
+///             Ok(Some(_)) => Outcome::Success,
+///             Ok(None) | Err(_) => Outcome::Failure,
+///         }
+///     }
+/// }
+/// assert_eq!(EmptyIsFailure.classify_result(&Ok::<_, ()>(None)), Outcome::Failure);
+/// assert_eq!(EmptyIsFailure.classify_result(&Ok::<_, ()>(Some(1))), Outcome::Success);
+/// ```
+pub trait ClassifyResult<T, E> {
+    /// What `result` says about the dependency: [`Outcome::Ignore`] records nothing (and frees
+    /// the probe slot if the call was the half-open probe).
+    fn classify_result(&self, result: &Result<T, E>) -> Outcome;
+}
+
+/// A closure classifies the whole result.
+///
+/// ```
+/// use async_breaker::{ClassifyResult, Outcome};
+///
+/// let zero_is_failure = |r: &Result<u32, ()>| match r {
+///     Ok(0) | Err(()) => Outcome::Failure,
+///     Ok(_) => Outcome::Success,
+/// };
+/// assert_eq!(zero_is_failure.classify_result(&Ok(0)), Outcome::Failure);
+/// assert_eq!(zero_is_failure.classify_result(&Ok(7)), Outcome::Success);
+/// ```
+impl<T, E, F> ClassifyResult<T, E> for F
+where
+    F: Fn(&Result<T, E>) -> Outcome,
+{
+    #[inline]
+    fn classify_result(&self, result: &Result<T, E>) -> Outcome {
+        self(result)
+    }
+}

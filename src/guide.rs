@@ -7,6 +7,7 @@
 //! | [`policies`] | failure rates, slow calls, backoff, probes, manual control, beside resilience4j |
 //! | `operate` (features `metrics` and `serde`) | registry, events, counters, tracing, Prometheus, configuration files |
 //! | `tower` (feature `tower`) | guarding any tower `Service` |
+//! | `http` (features `http` and `tower`) | counting 5xx responses with the combinator and the layer, answering 503 with `Retry-After` |
 //! | `attribute` (feature `macros`) | the `#[circuit]` attribute |
 //! | [`python`] | coming from Python's `circuitbreaker` and `aiocircuitbreaker` |
 //! | [`comparison`] | against failsafe, recloser, circuitbreaker-rs, tower-resilience, resilience4j, gobreaker, Polly |
@@ -34,6 +35,11 @@ pub mod operate {}
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 #[doc = include_str!("../docs/tower.md")]
 pub mod tower {}
+
+#[cfg(all(feature = "http", feature = "tower"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "http", feature = "tower"))))]
+#[doc = include_str!("../docs/http.md")]
+pub mod http {}
 
 #[cfg(feature = "macros")]
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]

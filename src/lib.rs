@@ -88,6 +88,10 @@
 //! # Ok::<(), async_breaker::ConfigError>(())
 //! ```
 //!
+//! A call that reports trouble inside an `Ok` (an HTTP client's `Ok(response)` with a 503)
+//! is classified whole, for that call, with [`Circuit::classify`]: a closure over the
+//! `Result`, or with the `http` feature, `HttpClassifier`.
+//!
 //! # Presets
 //!
 //! The original configures breakers by subclassing with constants. Here a [`Config`] is a
@@ -117,6 +121,8 @@
 //! - `guide::operate` (features `metrics`, `serde`): [`Registry`], events, counters, `tracing`,
 //!   Prometheus through the `metrics` facade, breakers configured from files.
 //! - `guide::tower` and `guide::attribute` (features `tower`, `macros`).
+//! - `guide::http` (features `http`, `tower`): 5xx responses as failures with
+//!   [`Circuit::classify`] and with the layer, a rejection as a 503 with `Retry-After`.
 //! - [`guide::python`], [`guide::comparison`], [`guide::verification`],
 //!   [`guide::performance`].
 //! - [`remote`]: the hooks the `async-breaker-fleet` crate uses to share one breaker across
@@ -130,6 +136,7 @@
 //! | `std` | yes | the default [`QuantaClock`], [`CircuitBreaker::new`], the [`Registry`]; without it the crate is `no_std` (it needs `alloc` and 64-bit atomics, and every breaker takes a [`Clock`]) |
 //! | `macros` | no | the `#[circuit]` attribute for `async fn` and `fn` |
 //! | `tower` | no | a tower `Layer` and `Service` |
+//! | `http` | no | `HttpClassifier` (5xx responses count as failures, for [`Circuit::classify`] and the tower layer) and [`OpenError::to_http_response`] (a 503 with `Retry-After`) |
 //! | `tracing` | no | `tracing` events for transitions and rejections |
 //! | `metrics` | no | `Builder::export_metrics`: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
 //! | `serde` | no | [`Config`] and its policies deserialize from any serde format; `Breakers`, a file's named breakers, builds a [`Registry`] |
@@ -162,6 +169,8 @@ mod fallback;
 mod file_config;
 mod future;
 pub mod guide;
+#[cfg(feature = "http")]
+mod http;
 mod intern;
 mod observe;
 mod permit;
@@ -189,7 +198,7 @@ mod word_props;
 
 pub use crate::breaker::CircuitBreaker;
 pub use crate::cause::{Cause, Reason};
-pub use crate::classify::{AnyError, Classify, ErrorType, ErrorTypes, Outcome};
+pub use crate::classify::{AnyError, Classify, ClassifyResult, ErrorType, ErrorTypes, Outcome};
 #[cfg(feature = "std")]
 pub use crate::clock::QuantaClock;
 pub use crate::clock::{Clock, ManualClock};
@@ -202,7 +211,10 @@ pub use crate::fallback::Fallback;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
 pub use crate::file_config::{Breakers, BreakersError};
-pub use crate::future::{Circuit, CircuitExt};
+pub use crate::future::{Circuit, CircuitExt, Classified};
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub use crate::http::HttpClassifier;
 pub use crate::observe::{MetricsSnapshot, Transition};
 pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
 pub use crate::probes::{HalfOpen, MAX_HALF_OPEN_PROBES};
