@@ -189,7 +189,7 @@ mod window;
 mod word;
 
 /// The README's examples, compiled and run as doc tests (they use every feature).
-#[cfg(all(doctest, feature = "macros", feature = "tower"))]
+#[cfg(all(doctest, feature = "macros", feature = "tower", feature = "http"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
