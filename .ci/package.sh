@@ -10,9 +10,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # --allow-dirty: CI runs on a clean clone, but a developer may run this before committing.
-# The testkit (test support, `publish = false`) is never published; the fleet's dev-dependency
-# on it is path-only, so its package's manifest leaves it out.
-cargo package --workspace --exclude async-breaker-testkit --allow-dirty 2>&1 |
+# The testkit (test support) and the demo (`publish = false`) are never published; the fleet's
+# dev-dependency on the testkit is path-only, so its package's manifest leaves it out.
+cargo package --workspace --exclude async-breaker-testkit --exclude async-breaker-demo --allow-dirty 2>&1 |
     grep -v '^warning: ignoring \(test\|benchmark\|example\)'
 for crate in target/package/*.crate; do
     echo "package.sh: $(basename "${crate}"): $(tar -tzf "${crate}" | wc -l) files"
