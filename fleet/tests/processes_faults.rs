@@ -53,13 +53,15 @@ fn calls_continue_while_the_server_is_dead_and_the_fleet_reconciles_after_a_rest
 
     // Kill the server: every replica keeps calling, as a plain local breaker.
     let killed = Instant::now();
-    rig.server.kill();
+    rig.server_mut().kill();
     rig.wait_degraded(killed, &all);
     works_locally(&rig);
 
     // Restart it empty: the replicas reconnect, and a trip propagates again.
     let restarted = Instant::now();
-    rig.server.restart().unwrap_or_else(|err| panic!("{err}"));
+    rig.server_mut()
+        .restart()
+        .unwrap_or_else(|err| panic!("{err}"));
     rig.wait_connected(restarted, &all);
     rig.trip_propagates(1, &all);
 
@@ -81,14 +83,18 @@ fn calls_never_wait_on_a_stopped_server() {
 
     // A hung server (SIGSTOP: connections stay open, nothing answers).
     let stopped = Instant::now();
-    rig.server.pause().unwrap_or_else(|err| panic!("{err}"));
+    rig.server_mut()
+        .pause()
+        .unwrap_or_else(|err| panic!("{err}"));
     rig.wait_degraded(stopped, &all);
     works_locally(&rig);
     let longest = max_call_us_since(&rig, stopped);
 
     // It wakes up: the replicas reconnect and the fleet works again.
     let resumed = Instant::now();
-    rig.server.resume().unwrap_or_else(|err| panic!("{err}"));
+    rig.server_mut()
+        .resume()
+        .unwrap_or_else(|err| panic!("{err}"));
     rig.wait_connected(resumed, &all);
     rig.trip_propagates(0, &all);
     assert!(
@@ -109,7 +115,9 @@ fn the_fleet_recovers_when_the_server_restarts_empty_while_it_is_open() {
     rig.wait_state(dead, &all, "open");
     rig.dependency.set_mode(Mode::Dead);
     let restarted = Instant::now();
-    rig.server.restart().unwrap_or_else(|err| panic!("{err}"));
+    rig.server_mut()
+        .restart()
+        .unwrap_or_else(|err| panic!("{err}"));
     rig.wait_connected(restarted, &all);
 
     // Nothing is wedged: the dependency heals, every replica closes, and the fleet works.
@@ -213,7 +221,7 @@ fn garbage_in_the_keys_and_on_the_channel_is_ignored() {
     let _serial = serial();
     let rig = Rig::start(3, "faults-garbage", 300, 2_000);
     let all = rig.all();
-    let mut redis = Resp::connect(rig.server.port()).expect("connect to the server");
+    let mut redis = Resp::connect(rig.server().port()).expect("connect to the server");
     let prefix = format!("{}:{{{}}}", rig.config.namespace, rig.config.name);
     let channel = format!("{}:fleet", rig.config.namespace);
     let oversized = vec![b'x'; 1 << 20];

@@ -1,9 +1,11 @@
 //! Shared support for the multi-process fleet tests: the dependency, the replica processes,
-//! a raw RESP client for poking the server, and statistics.
+//! the rig (one server, a Cluster or Sentinel), phases the deployment tests share, a raw RESP
+//! client for poking the server, and statistics.
 #![allow(dead_code)]
 
 pub mod dependency;
 pub mod path;
+pub mod phases;
 pub mod replicas;
 pub mod resp;
 pub mod rig;

@@ -166,6 +166,13 @@ pub struct ReplicaOptions {
     pub quorum: Option<String>,
     /// `--vote-window-ms`.
     pub vote_window_ms: Option<u64>,
+    /// `--cluster`: a Redis Cluster's node URLs, instead of [`ReplicaConfig::redis`].
+    pub cluster: Vec<String>,
+    /// `--sentinel`: the sentinels' URLs, instead of [`ReplicaConfig::redis`] (with
+    /// [`service`](Self::service)).
+    pub sentinel: Vec<String>,
+    /// `--service`: the primary's name the sentinels monitor.
+    pub service: Option<String>,
     /// Overrides by replica index.
     pub per_replica: BTreeMap<usize, PerReplica>,
 }
@@ -200,9 +207,18 @@ impl ReplicaConfig {
                 "--vote-window-ms",
                 options.vote_window_ms.map(|ms| ms.to_string()),
             ),
+            ("--service", options.service.clone()),
         ];
+        // Where the fleet lives: one server, a Cluster's nodes, or the sentinels.
+        let deployment = if !options.cluster.is_empty() {
+            ("--cluster", options.cluster.join(","))
+        } else if !options.sentinel.is_empty() {
+            ("--sentinel", options.sentinel.join(","))
+        } else {
+            ("--redis", self.redis.clone())
+        };
         [
-            ("--redis", self.redis.clone()),
+            deployment,
             ("--namespace", self.namespace.clone()),
             ("--name", self.name.clone()),
             ("--dependency", self.dependency_of(options, index)),
@@ -222,13 +238,15 @@ impl ReplicaConfig {
         .flat_map(|(flag, value)| [flag.to_string(), value])
         // `FLEET_HARNESS_LOCAL=1` runs plain local breakers: a check that the tests fail
         // without the fleet.
-        .chain(
-            std::env::var_os("FLEET_HARNESS_LOCAL")
-                .filter(|v| v == "1")
-                .map(|_| "--local".to_string()),
-        )
+        .chain(local().then(|| "--local".to_string()))
         .collect()
     }
+}
+
+/// Whether `FLEET_HARNESS_LOCAL=1` asks for plain local breakers (`--local`): replicas that
+/// never attach to the fleet, a check that the tests fail without it.
+pub fn local() -> bool {
+    std::env::var_os("FLEET_HARNESS_LOCAL").is_some_and(|v| v == "1")
 }
 
 struct Process {
