@@ -18,6 +18,10 @@
 
 // The guides are prose written for GitHub as much as for rustdoc: product names and paths are
 // words there, not code.
+// A link from one guide to another is an absolute docs.rs URL
+// (`https://docs.rs/async-breaker/latest/async_breaker/guide/<module>/index.html`): a relative
+// `.md` link works on GitHub but is dead here. `.ci/links.sh` checks the relative links that
+// remain (files beside the guides) and that every such URL names a module of this file.
 #![allow(clippy::doc_markdown)]
 
 #[doc = include_str!("../docs/state-machine.md")]

@@ -139,7 +139,7 @@
 //! | `http` | no | `HttpClassifier` (5xx responses count as failures, for [`Circuit::classify`] and the tower layer) and [`OpenError::to_http_response`] (a 503 with `Retry-After`) |
 //! | `tracing` | no | `tracing` events for transitions and rejections |
 //! | `metrics` | no | `Builder::export_metrics`: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
-//! | `serde` | no | [`Config`] and its policies deserialize from any serde format; `Breakers`, a file's named breakers, builds a [`Registry`] |
+//! | `serde` | no | [`Config`] and its policies deserialize from any serde format; `Breakers`, a file's named breakers, builds a [`Registry`]; `duration`, the files' human durations (`"1m30s"`) for your own settings |
 //!
 //! Targets without a 64-bit compare-exchange (for example `thumbv6m`, `thumbv7m`, `riscv32imac`)
 //! are not supported: the whole design is one `AtomicU64`.
@@ -210,7 +210,7 @@ pub use crate::error::{Error, OpenError};
 pub use crate::fallback::Fallback;
 #[cfg(feature = "serde")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
-pub use crate::file_config::{Breakers, BreakersError};
+pub use crate::file_config::{duration, Breakers, BreakersError};
 pub use crate::future::{Circuit, CircuitExt, Classified};
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]

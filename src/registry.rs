@@ -36,6 +36,20 @@ pub trait Monitor: Send + Sync + 'static {
     fn metrics(&self) -> Option<MetricsSnapshot>;
     /// The breaker itself, for [`Registry::get_breaker`].
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// The name of the classifier type (`std::any::type_name`), for
+    /// [`RegistryError::WrongClassifier`]; `None` (the default) if this is not a
+    /// [`CircuitBreaker`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_breaker::{AnyError, CircuitBreaker, Monitor};
+    ///
+    /// let breaker: Arc<dyn Monitor> = Arc::new(CircuitBreaker::new());
+    /// assert_eq!(breaker.classifier_type(), Some(std::any::type_name::<AnyError>()));
+    /// ```
+    fn classifier_type(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl<C: Send + Sync + 'static> Monitor for CircuitBreaker<C> {
@@ -62,9 +76,14 @@ impl<C: Send + Sync + 'static> Monitor for CircuitBreaker<C> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
+
+    fn classifier_type(&self) -> Option<&'static str> {
+        Some(core::any::type_name::<C>())
+    }
 }
 
-/// A registration was refused.
+/// A registration was refused, or a look-up by [`Registry::try_get_breaker`] found no breaker
+/// of the type asked for.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -87,6 +106,26 @@ pub enum RegistryError {
     Duplicate {
         /// The name in question.
         name: String,
+    },
+    /// No breaker is registered under this name.
+    #[error("no circuit breaker named {name:?} is registered")]
+    Missing {
+        /// The name asked for.
+        name: String,
+    },
+    /// A breaker is registered under this name, with another classifier type than the one
+    /// asked for.
+    #[error(
+        "the circuit breaker named {name:?} has classifier type `{registered}`, not `{requested}`"
+    )]
+    WrongClassifier {
+        /// The name asked for.
+        name: String,
+        /// The classifier type asked for (`std::any::type_name`).
+        requested: &'static str,
+        /// The registered breaker's classifier type, or `"unknown"` for a [`Monitor`] that is
+        /// not a [`CircuitBreaker`].
+        registered: &'static str,
     },
 }
 
@@ -207,11 +246,76 @@ impl Registry {
 
     /// The breaker registered under `name`, as a `CircuitBreaker<C>` you can call through;
     /// `None` if there is none or its classifier type is not `C`.
+    /// [`try_get_breaker`](Registry::try_get_breaker) says which.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// use async_breaker::{AnyError, CircuitBreaker, ErrorTypes, Registry};
+    /// let registry = Registry::new();
+    /// registry.register(Arc::new(CircuitBreaker::builder().name("db").build().unwrap())).unwrap();
+    /// assert!(registry.get_breaker::<AnyError>("db").is_some());
+    /// assert!(registry.get_breaker::<ErrorTypes>("db").is_none(), "another classifier type");
+    /// ```
     pub fn get_breaker<C: Send + Sync + 'static>(
         &self,
         name: &str,
     ) -> Option<Arc<CircuitBreaker<C>>> {
-        self.get(name)?.into_any().downcast().ok()
+        self.try_get_breaker(name).ok()
+    }
+
+    /// Like [`get_breaker`](Registry::get_breaker), with an error that says why there is no
+    /// `CircuitBreaker<C>` under `name`.
+    ///
+    /// The classifier type must be named. A breaker built with
+    /// [`failure_if`](crate::Builder::failure_if) and a closure has a type no code can name:
+    /// keep the `Arc` you registered, or give the breaker a classifier type of your own (a
+    /// struct implementing [`Classify`](crate::Classify), or a function pointer such as
+    /// `fn(&std::io::Error) -> bool`, which a non-capturing closure coerces to).
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Missing`] if nothing is registered under `name`;
+    /// [`RegistryError::WrongClassifier`], naming both types, if the breaker there has another
+    /// classifier type.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_breaker::{AnyError, CircuitBreaker, Registry, RegistryError};
+    ///
+    /// type IsTimeout = fn(&std::io::Error) -> bool;
+    /// let is_timeout: IsTimeout = |e| e.kind() == std::io::ErrorKind::TimedOut;
+    ///
+    /// let registry = Registry::new();
+    /// let db = CircuitBreaker::builder().name("db").failure_if(is_timeout).build()?;
+    /// registry.register(Arc::new(db))?;
+    ///
+    /// let db = registry.try_get_breaker::<IsTimeout>("db")?;
+    /// assert_eq!(db.name(), "db");
+    /// assert!(matches!(
+    ///     registry.try_get_breaker::<IsTimeout>("cache"),
+    ///     Err(RegistryError::Missing { .. })
+    /// ));
+    /// let wrong = registry.try_get_breaker::<AnyError>("db").unwrap_err();
+    /// assert!(matches!(wrong, RegistryError::WrongClassifier { .. }));
+    /// assert!(wrong.to_string().contains("AnyError"), "the registered type, by name");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_get_breaker<C: Send + Sync + 'static>(
+        &self,
+        name: &str,
+    ) -> Result<Arc<CircuitBreaker<C>>, RegistryError> {
+        let monitor = self.get(name).ok_or_else(|| RegistryError::Missing {
+            name: name.to_owned(),
+        })?;
+        let registered = monitor.classifier_type().unwrap_or("unknown");
+        monitor
+            .into_any()
+            .downcast()
+            .map_err(|_| RegistryError::WrongClassifier {
+                name: name.to_owned(),
+                requested: core::any::type_name::<C>(),
+                registered,
+            })
     }
 
     /// Every registered breaker.

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::string::String;
 use std::sync::Arc;
-use std::vec::Vec;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
@@ -174,21 +173,36 @@ impl Breakers {
 
     /// Like [`build`](Breakers::build), passing each breaker's [`Builder`] (already named and
     /// configured from the file) through `customize` first: to add what a file cannot hold,
-    /// such as a clock, a listener or [metrics](Builder::metrics).
+    /// such as a clock, a listener, [metrics](Builder::metrics) or a classifier.
+    ///
+    /// `customize` may return a builder with another classifier
+    /// ([`failure_on`](Builder::failure_on), [`failure_if`](Builder::failure_if),
+    /// [`classify_with`](Builder::classify_with)); every breaker then has that classifier type
+    /// `C`, and [`Registry::try_get_breaker::<C>`](Registry::try_get_breaker) finds it. A
+    /// closure's type cannot be named: to call through breakers classified by a closure, keep
+    /// them with [`build_map`](Breakers::build_map) instead, or classify with a type you can
+    /// name.
     ///
     /// # Errors
     ///
     /// [`BreakersError::Config`] if a breaker does not build after `customize`.
     ///
     /// ```
-    /// let breakers: async_breaker::Breakers = serde_json::from_str(r#"{ "db": {} }"#)?;
+    /// use async_breaker::{Breakers, ErrorTypes};
+    ///
+    /// let breakers: Breakers = serde_json::from_str(r#"{ "db": { "failure_threshold": 1 } }"#)?;
     /// let registry = breakers.build_with(|_name, builder| builder.metrics())?;
     /// assert!(registry.get("db").unwrap().metrics().is_some());
+    ///
+    /// let registry = breakers.build_with(|_name, builder| builder.failure_on::<std::io::Error>())?;
+    /// let db = registry.try_get_breaker::<ErrorTypes>("db")?;
+    /// let _ = db.call(|| "x".parse::<u8>()); // not an I/O error: not the database's fault
+    /// assert!(db.is_closed());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn build_with(
+    pub fn build_with<C: Send + Sync + 'static>(
         &self,
-        customize: impl FnMut(&str, Builder) -> Builder,
+        customize: impl FnMut(&str, Builder) -> Builder<C>,
     ) -> Result<Registry, BreakersError> {
         let registry = Registry::new();
         self.register_into(&registry, customize)?;
@@ -212,16 +226,57 @@ impl Breakers {
     /// assert!(registry.get("db").is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn register_into(
+    pub fn register_into<C: Send + Sync + 'static>(
         &self,
         registry: &Registry,
-        mut customize: impl FnMut(&str, Builder) -> Builder,
+        customize: impl FnMut(&str, Builder) -> Builder<C>,
     ) -> Result<(), BreakersError> {
-        let mut built: Vec<Arc<CircuitBreaker>> = Vec::with_capacity(self.configs.len());
+        if let Some(name) = self
+            .configs
+            .keys()
+            .find(|name| registry.get(name).is_some())
+        {
+            return Err(RegistryError::Duplicate { name: name.clone() }.into());
+        }
+        for breaker in self.build_map(customize)?.into_values() {
+            registry.register(breaker)?;
+        }
+        Ok(())
+    }
+
+    /// Builds every breaker (through `customize`, as in [`build_with`](Breakers::build_with))
+    /// into a map from name to breaker, registered nowhere: the way to keep breakers whose
+    /// classifier type cannot be named, such as a [`failure_if`](Builder::failure_if)
+    /// closure's. Register them yourself if you want them listed too.
+    ///
+    /// # Errors
+    ///
+    /// [`BreakersError::Config`] if a breaker does not build after `customize`.
+    ///
+    /// ```
+    /// use async_breaker::Breakers;
+    ///
+    /// let breakers: Breakers = toml::from_str(r#"
+    ///     [payments]
+    ///     failure_threshold = 1
+    /// "#)?;
+    /// let map = breakers.build_map(|_name, builder| {
+    ///     builder.failure_if(|e: &std::io::Error| e.kind() == std::io::ErrorKind::TimedOut)
+    /// })?;
+    /// let payments = &map["payments"];
+    /// let declined = std::io::Error::other("card declined");
+    /// let _ = payments.call(|| Err::<(), _>(declined));
+    /// assert!(payments.is_closed(), "the dependency answered");
+    /// let _ = payments.call(|| Err::<(), _>(std::io::Error::from(std::io::ErrorKind::TimedOut)));
+    /// assert!(payments.is_open());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn build_map<C>(
+        &self,
+        mut customize: impl FnMut(&str, Builder) -> Builder<C>,
+    ) -> Result<BTreeMap<String, Arc<CircuitBreaker<C>>>, BreakersError> {
+        let mut built = BTreeMap::new();
         for (name, config) in &self.configs {
-            if registry.get(name).is_some() {
-                return Err(RegistryError::Duplicate { name: name.clone() }.into());
-            }
             let builder = config.builder().name(name.clone());
             let breaker =
                 customize(name, builder)
@@ -230,12 +285,9 @@ impl Breakers {
                         name: name.clone(),
                         source,
                     })?;
-            built.push(Arc::new(breaker));
+            built.insert(name.clone(), Arc::new(breaker));
         }
-        for breaker in built {
-            registry.register(breaker)?;
-        }
-        Ok(())
+        Ok(built)
     }
 }
 

@@ -83,17 +83,10 @@ impl Visitor<'_> for Span<'_> {
     type Value = Duration;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "a duration such as \"30s\", \"250ms\" or \"1m30s\" for {}",
-            self.0
-        )
+        write!(f, "{} for {}", duration::EXPECTING, self.0)
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
-        duration::parse(v).map_err(|e| {
-            self.0
-                .error(format_args!("malformed duration \"{v}\": {e}"))
-        })
+        duration::parse(v).map_err(|e| self.0.error(duration::malformed(v, &e)))
     }
 }

@@ -9,13 +9,14 @@
 //! filled in.
 //!
 //! - `at`: where a value sits, for error messages.
+//! - `duration`: the human durations' grammar, public as [`crate::duration`].
 //! - `leaf`: numbers, flags and durations.
 //! - `policies`: [`Config`](crate::Config) and one reader per policy.
 //! - `breakers`: the named table and the registry it builds.
 
 mod at;
 mod breakers;
-mod duration;
+pub mod duration;
 mod leaf;
 mod policies;
 
