@@ -50,6 +50,22 @@ pub trait Monitor: Send + Sync + 'static {
     fn classifier_type(&self) -> Option<&'static str> {
         None
     }
+    /// The breaker's [remote hooks](crate::remote::Coordinated), for a coordinator (a fleet
+    /// attaching what a registry holds); `None` (the default) if this is not a
+    /// [`CircuitBreaker`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_breaker::{CircuitBreaker, Monitor};
+    ///
+    /// let breaker: Arc<dyn Monitor> = Arc::new(CircuitBreaker::builder().name("db").build()?);
+    /// let hooks = breaker.coordinated().expect("a breaker");
+    /// assert_eq!(hooks.name(), "db");
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    fn coordinated(self: Arc<Self>) -> Option<Arc<dyn crate::remote::Coordinated>> {
+        None
+    }
 }
 
 impl<C: Send + Sync + 'static> Monitor for CircuitBreaker<C> {
@@ -79,6 +95,10 @@ impl<C: Send + Sync + 'static> Monitor for CircuitBreaker<C> {
 
     fn classifier_type(&self) -> Option<&'static str> {
         Some(core::any::type_name::<C>())
+    }
+
+    fn coordinated(self: Arc<Self>) -> Option<Arc<dyn crate::remote::Coordinated>> {
+        Some(self)
     }
 }
 

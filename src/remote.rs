@@ -109,6 +109,10 @@
 //! again after each wake. A change after the registration wakes the waker, and a change before
 //! it is in what the coordinator reads, so none is missed.
 
+mod coordinated;
+
+pub use self::coordinated::Coordinated;
+
 use core::fmt;
 use core::task::Waker;
 use core::time::Duration;

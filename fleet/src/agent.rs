@@ -17,12 +17,11 @@ use std::task::{Wake, Waker};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use async_breaker::remote::{Phase as Local, Snapshot};
+use async_breaker::remote::{Coordinated, Phase as Local, Snapshot};
 use async_breaker::Reason;
 
 use crate::keys::Keys;
 use crate::link::{Link, Op};
-use crate::member::Member;
 use crate::stats::Counters;
 use crate::view::{parse_message, Phase as Fleet, View, Why};
 use crate::{Membership, Quorum};
@@ -38,7 +37,7 @@ pub(crate) enum Input {
     Subscribed,
     Attach {
         id: u64,
-        member: Arc<dyn Member>,
+        member: Arc<dyn Coordinated>,
         #[cfg(feature = "metrics")]
         gauges: Option<crate::export::BreakerGauges>,
     },
@@ -130,7 +129,7 @@ struct Lease {
 
 struct Slot {
     id: u64,
-    member: Arc<dyn Member>,
+    member: Arc<dyn Coordinated>,
     keys: Keys,
     /// The (epoch, generation) of the newest fleet state applied.
     applied: Option<(String, u64)>,

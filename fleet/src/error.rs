@@ -47,6 +47,10 @@ pub enum FleetError {
     /// `{`, `}`, whitespace other than a plain space, or control characters.
     #[error("breaker name {0:?} cannot join a fleet: use 1 to 128 bytes without braces or control characters")]
     BreakerName(String),
+    /// A [`Monitor`](async_breaker::Monitor) of the user's own, not an
+    /// `async_breaker::CircuitBreaker`, was given to attach: it has no hooks to coordinate.
+    #[error("{0:?} is not an async_breaker::CircuitBreaker: only breakers can join a fleet")]
+    NotABreaker(String),
     /// A breaker of this name is already attached to this fleet.
     #[error("a breaker named {0:?} is already attached to this fleet")]
     AlreadyAttached(String),

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use async_breaker::CircuitBreaker;
+use async_breaker::remote::Coordinated;
+use async_breaker::{CircuitBreaker, Monitor, Registry};
 
 use crate::agent::{Agent, Inbox, Input, Memberships, Settings};
 use crate::keys::{channel as channel_name, check_breaker_name, stop_channel};
 use crate::link::{Link, Rules};
-use crate::member::Member;
 use crate::stats::Counters;
 use crate::subscriber::Subscriber;
 use crate::target::{Spec, Target};
@@ -232,7 +232,95 @@ impl Fleet {
         &self,
         breaker: &Arc<CircuitBreaker<C>>,
     ) -> Result<Attachment, FleetError> {
-        let member: Arc<dyn Member> = Arc::clone(breaker) as Arc<dyn Member>;
+        self.attach_dyn(Arc::clone(breaker) as Arc<dyn Coordinated>)
+    }
+
+    /// [`attach`](Self::attach) for a breaker held as a trait object, whatever its classifier:
+    /// for a coordinator's own collections of breakers of several classifier types.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_breaker::remote::Coordinated;
+    /// use async_breaker::CircuitBreaker;
+    ///
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// let search: Arc<dyn Coordinated> = Arc::new(
+    ///     CircuitBreaker::builder()
+    ///         .name("search")
+    ///         .failure_if(|e: &std::io::Error| e.kind() == std::io::ErrorKind::TimedOut)
+    ///         .build()?,
+    /// );
+    /// fleet.attach_dyn(search)?.keep();
+    /// assert!(fleet.detach("search"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`attach`](Self::attach).
+    pub fn attach_dyn(&self, member: Arc<dyn Coordinated>) -> Result<Attachment, FleetError> {
+        self.attach_member(member)
+    }
+
+    /// Attaches one breaker a [`Registry`] holds (as [`Registry::get`] returns it), whatever
+    /// its classifier.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_breaker::{CircuitBreaker, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// registry.register(Arc::new(CircuitBreaker::builder().name("db").build()?))?;
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// let db = registry.get("db").expect("registered");
+    /// let _attached = fleet.attach_monitor(&db)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`attach`](Self::attach), and [`FleetError::NotABreaker`] for a [`Monitor`] of your
+    /// own that is not an `async_breaker::CircuitBreaker`.
+    pub fn attach_monitor(&self, monitor: &Arc<dyn Monitor>) -> Result<Attachment, FleetError> {
+        match Arc::clone(monitor).coordinated() {
+            Some(member) => self.attach_member(member),
+            None => Err(FleetError::NotABreaker(monitor.name().to_owned())),
+        }
+    }
+
+    /// Attaches every breaker `registry` holds now, whatever their classifiers: all or none
+    /// (on an error, those attached by this call are detached again).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_breaker::{CircuitBreaker, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// registry.register(Arc::new(CircuitBreaker::builder().name("db").build()?))?;
+    /// registry.register(Arc::new(
+    ///     CircuitBreaker::builder()
+    ///         .name("search")
+    ///         .failure_if(|e: &std::io::Error| e.kind() == std::io::ErrorKind::TimedOut)
+    ///         .build()?,
+    /// ))?;
+    /// let fleet = async_breaker_fleet::Fleet::builder("redis://127.0.0.1:1/").build()?;
+    /// let attached = fleet.attach_registry(&registry)?;
+    /// assert_eq!(attached.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The first error of [`attach_monitor`](Self::attach_monitor).
+    pub fn attach_registry(&self, registry: &Registry) -> Result<Vec<Attachment>, FleetError> {
+        registry
+            .all()
+            .iter()
+            .map(|monitor| self.attach_monitor(monitor))
+            .collect()
+    }
+
+    fn attach_member(&self, member: Arc<dyn Coordinated>) -> Result<Attachment, FleetError> {
         let name = member.name().to_owned();
         check_breaker_name(&name)?;
         let probe_deadline = member.probe_deadline();

@@ -80,7 +80,6 @@ mod export;
 mod fleet;
 mod keys;
 mod link;
-mod member;
 mod quorum;
 mod stats;
 
