@@ -270,10 +270,11 @@ impl<C> CircuitBreaker<C> {
     #[inline(never)]
     fn report_change(&self, from: Word, to: Word, cause: Cause, now: &mut LazyNow<'_>) {
         let failures = to.failures();
+        self.tally_slow(false, to);
         let (from, to) = (from.phase().reported(), to.phase().reported());
         if from != to {
             #[cfg(feature = "tracing")]
-            crate::trace::transition(self.name(), from, to, cause);
+            crate::trace::transition(self.name(), from, to, cause, failures, self.slow(failures));
             if let Some(hooks) = &self.core.hooks {
                 hooks.transition(&Transition {
                     name: self.name(),
@@ -288,6 +289,32 @@ impl<C> CircuitBreaker<C> {
         #[cfg(not(feature = "tracing"))]
         let _ = (now, cause);
         self.core.bell.ring();
+    }
+
+    /// Keeps the count of slow failures (a breaker with slow-call detection only) in step with
+    /// the word `to` just installed: one more if this write counted a slow success as a
+    /// failure, none once the word counts no failures.
+    fn tally_slow(&self, slow: bool, to: Word) {
+        if let Some(count) = self
+            .core
+            .hooks
+            .as_ref()
+            .and_then(|hooks| hooks.slow.as_ref())
+        {
+            if to.failures() == 0 {
+                count.clear();
+            } else if slow {
+                count.add();
+            }
+        }
+    }
+
+    /// How many of the `failures` the word counts now were slow (see [`OpenError::slow`]).
+    fn slow(&self, failures: u32) -> u32 {
+        self.core
+            .hooks
+            .as_ref()
+            .map_or(0, |hooks| hooks.slow(failures))
     }
 
     #[inline]
@@ -458,14 +485,11 @@ impl<C> CircuitBreaker<C> {
     fn settle_slow(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
         let mut now = self.lazy_now();
         let slow_ms = self.core.policy.slow_call_ms;
-        let outcome = if outcome == Outcome::Success
+        // Inclusive: a success that lasted exactly the threshold is slow.
+        let slow = outcome == Outcome::Success
             && slow_ms != 0
-            && now.get().saturating_sub(started) >= slow_ms
-        {
-            Outcome::Failure
-        } else {
-            outcome
-        };
+            && now.get().saturating_sub(started) >= slow_ms;
+        let outcome = if slow { Outcome::Failure } else { outcome };
         if ticket.is_probe() && outcome != Outcome::Failure {
             if let Some(rounds) = self.rounds() {
                 return self.settle_round(rounds, ticket, outcome, &mut now);
@@ -489,12 +513,17 @@ impl<C> CircuitBreaker<C> {
             last.written()
         });
         if let Some((from, to)) = written {
+            self.tally_slow(slow, to);
             self.changed(from, to, Cause::Calls, &mut now);
         } else if last == Step::Stale {
             self.count(Counter::Discarded);
             return false;
         }
-        self.count(outcome_counter(outcome));
+        self.count(if slow {
+            Counter::Slow
+        } else {
+            outcome_counter(outcome)
+        });
         self.windowed(ticket, outcome, started, &mut now)
     }
 
@@ -602,7 +631,8 @@ impl<C> CircuitBreaker<C> {
     /// a `&'static str`.
     #[inline]
     fn reject(&self, refusal: Refusal) -> OpenError {
-        self.rejected(OpenError::refused(self.core.name, refusal))
+        let slow = self.slow(refusal.failures);
+        self.rejected(OpenError::refused(self.core.name, refusal, slow))
     }
 
     /// Turns a caller away from the `Held` word `w`: with the fleet's time left and the
@@ -809,6 +839,7 @@ impl<C> CircuitBreaker<C> {
         if let Some((from, next)) =
             self.update(|current| word::manual(current, to, &mut || now.get()))
         {
+            self.tally_slow(false, next);
             self.changed(from, next, Cause::Manual, &mut now);
         }
     }

@@ -8,7 +8,7 @@ use core::time::Duration;
 use crate::classify::{AnyError, ErrorType, ErrorTypes};
 use crate::clock::{duration_millis, Clock, TimeSource};
 use crate::error::Name;
-use crate::observe::{Hooks, Metrics, Transition};
+use crate::observe::{Hooks, Metrics, SlowFailures, Transition};
 use crate::probes::{HalfOpen, Rounds};
 use crate::window::{FailureRate, Window};
 use crate::word::{Policy, COUNT_MAX, STAMP_MAX};
@@ -355,9 +355,18 @@ impl<C> Config<C> {
         self
     }
 
-    /// Count a call that took longer than `threshold` as a failure even if it succeeded (a
+    /// Count a call that lasted `threshold` or longer as a failure even if it succeeded (a
     /// dependency that answers slowly is not healthy). Off by default; when on, an admitted
     /// call reads the clock when it starts and when it succeeds.
+    ///
+    /// The boundary is inclusive, in whole milliseconds of the breaker's clock: a success that
+    /// lasted exactly `threshold` is slow, one that lasted 1 ms less is not.
+    ///
+    /// A slow success is reported as slow, not only as a failure:
+    /// [`MetricsSnapshot::slow`](crate::MetricsSnapshot::slow), the `metrics` facade's
+    /// `outcome="slow"`, a rejection's [`OpenError::slow`](crate::OpenError::slow) and message
+    /// (`circuit "x" is open (3 failures, 3 slow, 29s remaining)`), and the `slow` field of
+    /// the `tracing` events for opening and rejecting.
     ///
     /// ```
     /// # use std::time::Duration;
@@ -696,8 +705,33 @@ impl<C> Builder<C> {
         self
     }
 
-    /// Count a call slower than `threshold` as a failure even if it succeeded. See
+    /// Count a call that lasted `threshold` or longer (exactly `threshold` included) as a
+    /// failure even if it succeeded, and report it as slow. See
     /// [`Config::slow_call_threshold`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let breaker = CircuitBreaker::builder()
+    ///     .name("slow-docs")
+    ///     .failure_threshold(1)
+    ///     .slow_call_threshold(Duration::from_secs(2))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = breaker.call(|| {
+    ///     clock.advance(Duration::from_secs(2)); // exactly the threshold: slow
+    ///     Ok::<_, ()>(())
+    /// });
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert_eq!((rejected.failures(), rejected.slow()), (1, 1));
+    /// assert_eq!(
+    ///     rejected.to_string(),
+    ///     r#"circuit "slow-docs" is open (1 failure, 1 slow, 30s remaining)"#
+    /// );
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
     pub fn slow_call_threshold(mut self, threshold: Duration) -> Builder<C> {
         self.config = self.config.slow_call_threshold(threshold);
         self
@@ -820,9 +854,12 @@ impl<C> Builder<C> {
         let mut hooks = self.hooks;
         hooks.window = Window::new(self.config.failure_rate.as_ref(), self.config.slow_rate()?);
         hooks.rounds = Rounds::new(self.config.half_open);
+        hooks.slow = (policy.slow_call_ms != 0).then(SlowFailures::default);
         let name = self.name.unwrap_or(Name::UNNAMED);
         #[cfg(feature = "metrics")]
-        hooks.export.register(name.as_str());
+        hooks
+            .export
+            .register(name.as_str(), policy.slow_call_ms != 0);
         let hooks = (!hooks.is_empty()).then(|| Box::new(hooks));
         Ok(CircuitBreaker::from_parts(
             policy,

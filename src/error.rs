@@ -46,6 +46,14 @@ impl From<Cow<'static, str>> for Name {
 /// A rejection by a held breaker has state codes of its own (held open, held half-open), and
 /// its 19 middle bits hold the hold's [`Reason`] instead of a count ([`Reason::packed`]: the
 /// kind, and a quorum's counts saturating at 255).
+///
+/// Any other rejection keeps the failure count in the low 16 of the middle bits (the word's
+/// whole range) and how many of those failures were slow ([`OpenError::slow`]) in the other 3
+/// and, when needed, in the time's high bits: the top middle bit says the time field is split.
+/// Unsplit, the slow count is the next 2 bits (0 to 3) and the time has all 42. Split, the time
+/// has the low 29 bits (up to about 6.2 days) and the slow count is those 2 bits below the
+/// time field's top 13 (up to 32 767). A count that fits neither reads as the most it can
+/// (3 when more than 2²⁹ ms remain, else 32 767): the time is never the one to lose a value.
 mod facts {
     use crate::cause::Reason;
     use crate::State;
@@ -55,6 +63,18 @@ mod facts {
     const STATE_SHIFT: u32 = REMAINING_BITS + FAILURES_BITS;
     pub(super) const REMAINING_MAX: u64 = (1 << REMAINING_BITS) - 1;
     pub(super) const FAILURES_MAX: u32 = (1 << FAILURES_BITS) - 1;
+    /// A count's bits in the middle of a rejection that is not held.
+    const COUNT_BITS: u32 = 16;
+    const COUNT_MAX: u32 = (1 << COUNT_BITS) - 1;
+    /// The middle bit that says the time field is split between the time and the slow count.
+    const SPLIT: u32 = 1 << (FAILURES_BITS - 1);
+    /// The slow count's low bits, between the count and [`SPLIT`].
+    const SLOW_LOW_BITS: u32 = FAILURES_BITS - 1 - COUNT_BITS;
+    const SLOW_LOW_MAX: u32 = (1 << SLOW_LOW_BITS) - 1;
+    /// A split time field: the time in its low bits, the slow count's high bits above.
+    const SPLIT_TIME_BITS: u32 = 29;
+    const SPLIT_TIME_MAX: u64 = (1 << SPLIT_TIME_BITS) - 1;
+    pub(super) const SLOW_MAX: u32 = (1 << (SLOW_LOW_BITS + REMAINING_BITS - SPLIT_TIME_BITS)) - 1;
     /// The state codes of a rejection by a held breaker: the fleet's open period still running,
     /// or over (its probe in flight elsewhere).
     const HELD_OPEN: u64 = 5;
@@ -63,9 +83,12 @@ mod facts {
     // The packing has room for the word's whole ranges: checked when the crate compiles.
     const _: () = assert!(REMAINING_MAX >= crate::word::STAMP_MAX);
     const _: () = assert!(FAILURES_MAX >= crate::word::COUNT_MAX);
+    const _: () = assert!(COUNT_MAX >= crate::word::COUNT_MAX);
 
+    /// The facts of a rejection in `state` after `failures` failures, `slow` of them slow,
+    /// with `remaining_ms` until a probe.
     #[inline]
-    pub(super) fn pack(state: State, failures: u32, remaining_ms: u64) -> u64 {
+    pub(super) fn pack(state: State, failures: u32, remaining_ms: u64, slow: u32) -> u64 {
         let state = match state {
             State::Closed => 0,
             State::Open => 1,
@@ -73,9 +96,19 @@ mod facts {
             State::ForcedOpen => 3,
             State::Disabled => 4,
         };
+        let remaining_ms = remaining_ms.min(REMAINING_MAX);
+        let (middle, time) = if slow <= SLOW_LOW_MAX || remaining_ms > SPLIT_TIME_MAX {
+            (slow.min(SLOW_LOW_MAX) << COUNT_BITS, remaining_ms)
+        } else {
+            let slow = slow.min(SLOW_MAX);
+            (
+                SPLIT | ((slow & SLOW_LOW_MAX) << COUNT_BITS),
+                (u64::from(slow >> SLOW_LOW_BITS) << SPLIT_TIME_BITS) | remaining_ms,
+            )
+        };
         (state << STATE_SHIFT)
-            | (u64::from(failures.min(FAILURES_MAX)) << REMAINING_BITS)
-            | remaining_ms.min(REMAINING_MAX)
+            | (u64::from(middle | failures.min(COUNT_MAX)) << REMAINING_BITS)
+            | time
     }
 
     /// The facts of a rejection by a held breaker with `remaining_ms` of the fleet's open
@@ -119,7 +152,27 @@ mod facts {
         if held(facts) {
             0
         } else {
-            middle(facts)
+            middle(facts) & COUNT_MAX
+        }
+    }
+
+    /// Whether the time field is split between the time and the slow count.
+    fn split(facts: u64) -> bool {
+        !held(facts) && middle(facts) & SPLIT != 0
+    }
+
+    pub(super) fn slow(facts: u64) -> u32 {
+        if held(facts) {
+            return 0;
+        }
+        let low = (middle(facts) >> COUNT_BITS) & SLOW_LOW_MAX;
+        if split(facts) {
+            // Masked to 13 bits, so the cast keeps every bit.
+            #[allow(clippy::cast_possible_truncation)]
+            let high = ((facts & REMAINING_MAX) >> SPLIT_TIME_BITS) as u32;
+            (high << SLOW_LOW_BITS) | low
+        } else {
+            low
         }
     }
 
@@ -128,7 +181,11 @@ mod facts {
     }
 
     pub(super) fn remaining_ms(facts: u64) -> u64 {
-        facts & REMAINING_MAX
+        if split(facts) {
+            facts & SPLIT_TIME_MAX
+        } else {
+            facts & REMAINING_MAX
+        }
     }
 }
 
@@ -173,13 +230,18 @@ pub struct OpenError {
 }
 
 impl OpenError {
-    /// The rejection of a caller the rules of the word turned away: the one place a rejection is
-    /// made.
+    /// The rejection of a caller the rules of the word turned away, `slow` of whose failures
+    /// were slow: the one place a rejection is made.
     #[inline]
-    pub(crate) fn refused(name: Name, refusal: Refusal) -> OpenError {
+    pub(crate) fn refused(name: Name, refusal: Refusal, slow: u32) -> OpenError {
         OpenError {
             name,
-            facts: facts::pack(refusal.state(), refusal.failures, refusal.remaining_ms),
+            facts: facts::pack(
+                refusal.state(),
+                refusal.failures,
+                refusal.remaining_ms,
+                slow,
+            ),
         }
     }
 
@@ -212,6 +274,46 @@ impl OpenError {
     /// turned the call away, the fleet is.
     pub fn failures(&self) -> u32 {
         facts::failures(self.facts)
+    }
+
+    /// How many of the [`failures`](Self::failures) were slow: successes that lasted at least
+    /// the [slow-call threshold](crate::Builder::slow_call_threshold). These are the slow ones
+    /// among the consecutive failures the breaker has counted since its count last went back to
+    /// zero (a success, a close or a reset), so for a breaker opened by its consecutive count,
+    /// the slow ones among the failures that opened it. 0 without a slow-call threshold and for
+    /// a rejection by a held breaker. Under concurrent calls the count is display data, read
+    /// without ordering against the failure count (never above it), so it may briefly miss a
+    /// call still settling. Kept up to 32 767, and up to 3 while more than about 6.2 days
+    /// (2²⁹ ms) remain: past that it reads as the most it can (the rejection stays two words).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let breaker = CircuitBreaker::builder()
+    ///     .name("search")
+    ///     .failure_threshold(3)
+    ///     .slow_call_threshold(Duration::from_millis(500))
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// for _ in 0..2 {
+    ///     let _ = breaker.call(|| {
+    ///         clock.advance(Duration::from_millis(600));
+    ///         Ok::<_, ()>(())
+    ///     });
+    /// }
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert_eq!((rejected.failures(), rejected.slow()), (3, 2));
+    /// assert_eq!(
+    ///     rejected.to_string(),
+    ///     r#"circuit "search" is open (3 failures, 2 slow, 30s remaining)"#
+    /// );
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn slow(&self) -> u32 {
+        facts::slow(self.facts)
     }
 
     /// Time until the breaker admits a probe; zero while a probe is already in flight. For a
@@ -257,6 +359,10 @@ impl fmt::Debug for OpenError {
         if let Some(reason) = self.remote() {
             shown.field("remote", &reason);
         }
+        let slow = self.slow();
+        if slow > 0 {
+            shown.field("slow", &slow);
+        }
         shown.finish()
     }
 }
@@ -269,7 +375,8 @@ impl PartialEq for OpenError {
 
 impl Eq for OpenError {}
 
-/// `circuit "payments" is open (5 failures, 29s remaining)`, or for a breaker the fleet holds,
+/// `circuit "payments" is open (5 failures, 29s remaining)` (`(5 failures, 2 slow, 29s
+/// remaining)` when some were [slow](OpenError::slow)), or for a breaker the fleet holds,
 /// `circuit "payments" is open, held by the fleet (3 of 8 replicas tripped, 29s remaining)`
 /// and, once the fleet's open period is over,
 /// `circuit "payments" is half-open, held by the fleet (probe in flight on another replica)`.
@@ -298,6 +405,10 @@ impl fmt::Display for OpenError {
             let failures = self.failures();
             let plural = if failures == 1 { "" } else { "s" };
             write!(f, " ({failures} failure{plural}, ")?;
+            let slow = self.slow();
+            if slow > 0 {
+                write!(f, "{slow} slow, ")?;
+            }
             match state {
                 State::HalfOpen => return f.write_str("probe in flight)"),
                 State::ForcedOpen => return f.write_str("until reset)"),
@@ -524,19 +635,31 @@ mod tests {
     fn the_packed_facts_keep_every_value_the_breaker_makes() {
         for phase in [Phase::Open, Phase::Probing, Phase::ForcedOpen] {
             for failures in [0, 1, 4_242, COUNT_MAX] {
-                for remaining_ms in [0, 1, 999, 1 << 41, STAMP_MAX] {
-                    let rejected = OpenError::refused(
-                        Name::UNNAMED,
-                        Refusal {
-                            phase,
-                            failures,
-                            remaining_ms,
-                        },
-                    );
-                    assert_eq!(rejected.state(), phase.state());
-                    assert_eq!(rejected.failures(), failures);
-                    assert_eq!(rejected.remaining(), Duration::from_millis(remaining_ms));
-                    assert_eq!(rejected.name(), "unnamed");
+                for remaining_ms in [0, 1, 999, (1 << 29) - 1, 1 << 29, 1 << 41, STAMP_MAX] {
+                    for slow in [0, 1, 3, 4, 5, 2_000, facts::SLOW_MAX, COUNT_MAX] {
+                        let slow = slow.min(failures);
+                        let rejected = OpenError::refused(
+                            Name::UNNAMED,
+                            Refusal {
+                                phase,
+                                failures,
+                                remaining_ms,
+                            },
+                            slow,
+                        );
+                        assert_eq!(rejected.state(), phase.state());
+                        assert_eq!(rejected.failures(), failures);
+                        assert_eq!(rejected.remaining(), Duration::from_millis(remaining_ms));
+                        assert_eq!(rejected.name(), "unnamed");
+                        assert_eq!(rejected.remote(), None);
+                        // Exact up to the documented limits, the most it can be past them.
+                        let kept = if remaining_ms < 1 << 29 {
+                            slow.min(facts::SLOW_MAX)
+                        } else {
+                            slow.min(3)
+                        };
+                        assert_eq!(rejected.slow(), kept, "{failures} {remaining_ms} {slow}");
+                    }
                 }
             }
         }
@@ -547,12 +670,17 @@ mod tests {
             State::ForcedOpen,
             State::Disabled,
         ] {
-            assert_eq!(facts::state(facts::pack(state, u32::MAX, u64::MAX)), state);
-            assert_eq!(
-                facts::failures(facts::pack(state, u32::MAX, 0)),
-                facts::FAILURES_MAX
-            );
-            assert_eq!(facts::remote(facts::pack(state, u32::MAX, u64::MAX)), None);
+            for slow in [0, 7, u32::MAX] {
+                let packed = facts::pack(state, u32::MAX, u64::MAX, slow);
+                assert_eq!(facts::state(packed), state);
+                assert_eq!(facts::remote(packed), None);
+                assert_eq!(facts::remaining_ms(packed), STAMP_MAX);
+                assert_eq!(facts::slow(packed), slow.min(3));
+                let packed = facts::pack(state, u32::MAX, 0, slow);
+                assert_eq!(facts::failures(packed), COUNT_MAX);
+                assert_eq!(facts::slow(packed), slow.min(facts::SLOW_MAX));
+                assert_eq!(facts::remaining_ms(packed), 0);
+            }
         }
     }
 

@@ -7,9 +7,16 @@
 //!
 //! | series | kind | labels | what it counts |
 //! |---|---|---|---|
-//! | `circuit_breaker_calls_total` | counter | `breaker`, `outcome` | finished or refused calls, by `outcome`: `success`, `failure`, `ignored`, `rejected`, `discarded` |
+//! | `circuit_breaker_calls_total` | counter | `breaker`, `outcome` | finished or refused calls, by `outcome`: `success`, `failure`, `slow`, `ignored`, `rejected`, `discarded` |
 //! | `circuit_breaker_transitions_total` | counter | `breaker`, `from`, `to`, `cause` | state changes, by the states before and after and why |
 //! | `circuit_breaker_state` | gauge | `breaker`, `state` | 1 for the state the breaker is in, 0 for the others |
+//!
+//! Each finished or refused call is counted under exactly one outcome. `slow` is a success
+//! recorded as a failure because it lasted at least the
+//! [slow-call threshold](crate::Builder::slow_call_threshold): it counts toward opening the
+//! breaker like a failure, but is not counted under `failure`, so the calls that failed are
+//! `failure` + `slow` (a `PromQL` selector: `outcome=~"failure|slow"`). The `slow` series is registered
+//! only for a breaker with a slow-call threshold.
 //!
 //! States are labelled as [`State::as_str`] spells them: `closed`, `open`, `half-open`,
 //! `forced-open`, `disabled`; causes as [`Cause::as_str`] does: `calls`, `manual`,
@@ -162,6 +169,7 @@ fn outcome(counter: Counter) -> Option<usize> {
         Counter::Ignored => Some(2),
         Counter::Rejected => Some(3),
         Counter::Discarded => Some(4),
+        Counter::Slow => Some(5),
         Counter::Admitted
         | Counter::Opened
         | Counter::HalfOpened
@@ -171,7 +179,14 @@ fn outcome(counter: Counter) -> Option<usize> {
 }
 
 /// The outcome labels, in the order of [`outcome`].
-const OUTCOMES: [&str; 5] = ["success", "failure", "ignored", "rejected", "discarded"];
+const OUTCOMES: [&str; 6] = [
+    "success",
+    "failure",
+    "ignored",
+    "rejected",
+    "discarded",
+    "slow",
+];
 
 /// Whether a breaker reports through the facade: asked for by the builder, registered by
 /// `build()`.
@@ -190,10 +205,11 @@ pub(crate) enum Export {
 }
 
 impl Export {
-    /// Registers the handles if they were asked for.
-    pub(crate) fn register(&mut self, name: &str) {
+    /// Registers the handles if they were asked for; the `slow` outcome's only if the breaker
+    /// detects slow calls.
+    pub(crate) fn register(&mut self, name: &str, slow: bool) {
         if matches!(self, Export::Asked) {
-            *self = Export::On(Exported::register(name));
+            *self = Export::On(Exported::register(name, slow));
         }
     }
 
@@ -218,20 +234,22 @@ impl Export {
 
 /// The facade handles of one breaker.
 pub(crate) struct Exported {
-    calls: [Handle; 5],
+    /// One per outcome, in the order of [`OUTCOMES`] (`slow` a no-op handle unless the breaker
+    /// detects slow calls).
+    calls: [Handle; 6],
     /// One per possible move and cause, in the order of [`SLOTS`].
     transitions: [Handle; MOVES],
     state: [Gauge; 5],
 }
 
 impl Exported {
-    /// Describes the series and registers every handle of the breaker called `name`, starting
-    /// the state gauge at closed.
-    pub(crate) fn register(name: &str) -> Exported {
+    /// Describes the series and registers every handle of the breaker called `name` (the
+    /// `slow` outcome's only if `slow`), starting the state gauge at closed.
+    pub(crate) fn register(name: &str, slow: bool) -> Exported {
         metrics::describe_counter!(
             CALLS,
             Unit::Count,
-            "Calls through a circuit breaker, by outcome: success, failure, ignored, rejected (not admitted), discarded (outcome of an earlier cycle)."
+            "Calls through a circuit breaker, by outcome: success, failure, slow (a success counted as a failure for lasting at least the slow-call threshold; not also under failure), ignored, rejected (not admitted), discarded (outcome of an earlier cycle)."
         );
         metrics::describe_counter!(
             TRANSITIONS,
@@ -243,8 +261,13 @@ impl Exported {
             "1 for the state a circuit breaker is in, 0 for its other states."
         );
         let breaker = || -> String { name.to_owned() };
-        let calls = OUTCOMES
-            .map(|outcome| metrics::counter!(CALLS, "breaker" => breaker(), "outcome" => outcome));
+        let calls = OUTCOMES.map(|outcome| {
+            if outcome == "slow" && !slow {
+                Handle::noop()
+            } else {
+                metrics::counter!(CALLS, "breaker" => breaker(), "outcome" => outcome)
+            }
+        });
         let mut transitions: [Handle; MOVES] = core::array::from_fn(|_| Handle::noop());
         for (from, tos) in SLOTS.iter().enumerate() {
             for (to, causes) in tos.iter().enumerate() {

@@ -7,7 +7,7 @@
 
 use alloc::sync::Arc;
 use core::fmt;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -149,8 +149,32 @@ pub struct MetricsSnapshot {
     pub rejected: u64,
     /// Outcomes recorded as successes (including errors the classifier did not count).
     pub succeeded: u64,
-    /// Outcomes recorded as failures.
+    /// Outcomes recorded as failures, slow ones included.
     pub failed: u64,
+    /// Of the [`failed`](Self::failed), the successes recorded as failures because they lasted
+    /// at least the [slow-call threshold](crate::Builder::slow_call_threshold). The `metrics`
+    /// facade exports these under `outcome="slow"` rather than `outcome="failure"`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use async_breaker::{CircuitBreaker, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// let breaker = CircuitBreaker::builder()
+    ///     .slow_call_threshold(Duration::from_secs(1))
+    ///     .clock(clock.clone())
+    ///     .metrics()
+    ///     .build()?;
+    /// let _ = breaker.call(|| {
+    ///     clock.advance(Duration::from_secs(2));
+    ///     Ok::<_, ()>(())
+    /// });
+    /// let _ = breaker.call(|| Err::<(), _>(()));
+    /// let m = breaker.metrics().unwrap();
+    /// assert_eq!((m.succeeded, m.failed, m.slow), (0, 2, 1));
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub slow: u64,
     /// Admitted calls that ended with no outcome: dropped, cancelled or ignored.
     pub ignored: u64,
     /// Outcomes discarded because they belonged to an earlier cycle or a replaced probe.
@@ -168,7 +192,7 @@ pub struct MetricsSnapshot {
 /// Counters, on their own cache lines, away from the state word.
 #[derive(Default)]
 pub(crate) struct Metrics {
-    counters: CachePadded<[AtomicU64; 10]>,
+    counters: CachePadded<[AtomicU64; 11]>,
 }
 
 #[derive(Clone, Copy)]
@@ -183,10 +207,15 @@ pub(crate) enum Counter {
     HalfOpened,
     Closed,
     Manual,
+    /// A success recorded as a failure for its duration: counted as failed and as slow.
+    Slow,
 }
 
 impl Metrics {
     pub(crate) fn add(&self, counter: Counter) {
+        if let Counter::Slow = counter {
+            self.counters[Counter::Failed as usize].fetch_add(1, Ordering::Relaxed);
+        }
         self.counters[counter as usize].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -203,7 +232,37 @@ impl Metrics {
             half_opened: get(Counter::HalfOpened),
             closed: get(Counter::Closed),
             manual: get(Counter::Manual),
+            slow: get(Counter::Slow),
         }
+    }
+}
+
+/// The slow successes among the failures a breaker with slow-call detection counts now: raised
+/// by a slow success counted as a failure, cleared whenever the word's failure count goes back
+/// to zero (a success, a close, a reset). Display data for rejections and events, never a
+/// decision input, so `Relaxed`; under concurrent calls it may be briefly off by the calls in
+/// flight, and it is read capped at the word's failure count.
+#[derive(Debug, Default)]
+pub(crate) struct SlowFailures(AtomicU32);
+
+impl SlowFailures {
+    /// One more slow failure counted.
+    pub(crate) fn add(&self) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
+    }
+
+    /// The word's failure count is back to zero.
+    pub(crate) fn clear(&self) {
+        if self.0.load(Ordering::Relaxed) != 0 {
+            self.0.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The slow ones among `failures` counted now.
+    pub(crate) fn among(&self, failures: u32) -> u32 {
+        self.0.load(Ordering::Relaxed).min(failures)
     }
 }
 
@@ -215,6 +274,9 @@ pub(crate) struct Hooks {
     pub(crate) metrics: Option<Metrics>,
     pub(crate) window: Option<crate::window::Window>,
     pub(crate) rounds: Option<crate::probes::Rounds>,
+    /// With slow-call detection ([`Builder::slow_call_threshold`](crate::Builder::slow_call_threshold)):
+    /// how many of the failures the word counts now were slow successes.
+    pub(crate) slow: Option<SlowFailures>,
     /// Reporting through the `metrics` facade.
     #[cfg(feature = "metrics")]
     pub(crate) export: crate::export::Export,
@@ -231,6 +293,12 @@ impl Hooks {
             && self.metrics.is_none()
             && self.window.is_none()
             && self.rounds.is_none()
+            && self.slow.is_none()
+    }
+
+    /// How many of the `failures` the word counts now were slow: 0 without slow-call detection.
+    pub(crate) fn slow(&self, failures: u32) -> u32 {
+        self.slow.as_ref().map_or(0, |slow| slow.among(failures))
     }
 
     pub(crate) fn count(&self, counter: Counter) {
@@ -272,7 +340,11 @@ impl fmt::Debug for Hooks {
             .field("listener", &self.listener.is_some())
             .field("metrics", &self.metrics.as_ref().map(Metrics::snapshot))
             .field("failure_rate_window", &self.window.is_some())
-            .field("several_probes", &self.rounds.is_some());
+            .field("several_probes", &self.rounds.is_some())
+            .field(
+                "slow_failures",
+                &self.slow.as_ref().map(|slow| slow.among(u32::MAX)),
+            );
         #[cfg(feature = "metrics")]
         hooks.field("export_metrics", &self.export.is_on());
         hooks.finish()

@@ -1,11 +1,22 @@
 //! `tracing` events (feature `tracing`): one per state change and one per rejection, with no
 //! spans. Levels: opening is `warn`, probing and closing are `info`, a rejection is `debug`.
 //! Every event has a `cause` field ([`Cause::as_str`]); the message of a transition a remote
-//! coordinator made says so ("circuit breaker opened by the fleet").
+//! coordinator made says so ("circuit breaker opened by the fleet"). An opening by the breaker's
+//! own calls and a rejection carry `failures` and `slow` (how many of those failures were slow
+//! successes, see [`OpenError::slow`]).
 
 use crate::{Cause, OpenError, State};
 
-pub(crate) fn transition(name: &str, from: State, to: State, cause: Cause) {
+/// An opening by the breaker's own calls also says how many failures opened it and how many of
+/// those were slow ([`OpenError::slow`]).
+pub(crate) fn transition(
+    name: &str,
+    from: State,
+    to: State,
+    cause: Cause,
+    failures: u32,
+    slow: u32,
+) {
     let label = cause.as_str();
     let fleet = matches!(cause, Cause::Remote(_));
     match to {
@@ -16,9 +27,15 @@ pub(crate) fn transition(name: &str, from: State, to: State, cause: Cause) {
             cause = label,
             "circuit breaker opened by the fleet"
         ),
-        State::Open => {
-            tracing::warn!(breaker = name, %from, %to, cause = label, "circuit breaker opened");
-        }
+        State::Open => tracing::warn!(
+            breaker = name,
+            %from,
+            %to,
+            cause = label,
+            failures,
+            slow,
+            "circuit breaker opened"
+        ),
         State::HalfOpen if fleet => tracing::warn!(
             breaker = name,
             %from,
@@ -63,6 +80,7 @@ pub(crate) fn rejected(rejected: &OpenError) {
         breaker = rejected.name(),
         state = %rejected.state(),
         failures = rejected.failures(),
+        slow = rejected.slow(),
         remaining_ms = u64::try_from(rejected.remaining().as_millis()).unwrap_or(u64::MAX),
         cause = cause.as_str(),
         "circuit breaker rejected a call"

@@ -463,3 +463,41 @@ fn eight_threads_tripping_together_report_one_transition() {
     assert!(get(&all, &calls("stampede", "failure")) >= 1.0);
     assert_state(&all, "stampede", State::Open);
 }
+
+/// A success counted as a failure for its duration is exported as `outcome="slow"`, not also
+/// as `failure`; the `slow` series exists only for a breaker with a slow-call threshold.
+#[test]
+fn slow_successes_are_their_own_outcome() {
+    let clock = ManualClock::new();
+    let (breaker, snapshotter) = build(
+        CircuitBreaker::builder()
+            .name("slow")
+            .failure_threshold(3)
+            .slow_call_threshold(Duration::from_millis(100))
+            .clock(clock.clone()),
+    );
+    for _ in 0..2 {
+        let _ = breaker.call(|| {
+            clock.advance(Duration::from_millis(100));
+            Ok::<_, ()>(())
+        });
+    }
+    let _ = breaker.call(|| Err::<(), _>("down"));
+    let _ = breaker.call(|| Ok::<_, ()>(())); // rejected
+    let all = series(&snapshotter);
+    for (outcome, value) in [
+        ("success", 0.0),
+        ("failure", 1.0),
+        ("slow", 2.0),
+        ("rejected", 1.0),
+    ] {
+        assert_eq!(all[&calls("slow", outcome)], value, "{outcome}");
+    }
+    let m = breaker.metrics();
+    assert!(m.is_none(), "only the facade was asked for");
+
+    let (_plain, snapshotter) = build(CircuitBreaker::builder().name("no-slow"));
+    let all = series(&snapshotter);
+    assert!(!all.contains_key(&calls("no-slow", "slow")));
+    assert!(all.contains_key(&calls("no-slow", "failure")));
+}

@@ -18,6 +18,8 @@ struct Seen {
     message: String,
     breaker: String,
     cause: String,
+    /// The `failures` and `slow` fields, where the event has them.
+    counts: (Option<u64>, Option<u64>),
 }
 
 #[derive(Default)]
@@ -25,9 +27,18 @@ struct Fields {
     message: String,
     breaker: String,
     cause: String,
+    counts: (Option<u64>, Option<u64>),
 }
 
 impl Visit for Fields {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match field.name() {
+            "failures" => self.counts.0 = Some(value),
+            "slow" => self.counts.1 = Some(value),
+            _ => self.record_debug(field, &value),
+        }
+    }
+
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "breaker" => value.clone_into(&mut self.breaker),
@@ -76,6 +87,7 @@ impl Subscriber for Capture {
             message: fields.message,
             breaker: fields.breaker,
             cause: fields.cause,
+            counts: fields.counts,
         });
     }
 
@@ -204,6 +216,47 @@ fn remote_and_manual_transitions_are_traced_with_their_cause() {
             ),
             event(Level::WARN, "circuit breaker set by hand", "manual"),
             event(Level::DEBUG, "circuit breaker rejected a call", "manual"),
+        ]
+    );
+}
+
+/// An opening and a rejection say how many of the failures were slow successes.
+#[test]
+fn opening_and_rejecting_say_how_many_failures_were_slow() {
+    let capture = Capture::default();
+    let clock = ManualClock::new();
+    let b = CircuitBreaker::builder()
+        .name("slow")
+        .failure_threshold(3)
+        .slow_call_threshold(Duration::from_millis(200))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let _ = b.call(|| Err::<(), _>("down"));
+        for _ in 0..2 {
+            let _ = b.call(|| {
+                clock.advance(Duration::from_millis(200));
+                Ok::<_, ()>(())
+            });
+        }
+        let _ = b.call(|| Ok::<_, ()>(())); // rejected
+    });
+    let seen: Vec<_> = capture
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|e| (e.message.clone(), e.counts))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("circuit breaker opened".to_owned(), (Some(3), Some(2))),
+            (
+                "circuit breaker rejected a call".to_owned(),
+                (Some(3), Some(2))
+            ),
         ]
     );
 }
