@@ -137,6 +137,7 @@
 //! | `macros` | no | the `#[circuit]` attribute for `async fn` and `fn` |
 //! | `tower` | no | a tower `Layer` and `Service` |
 //! | `http` | no | `HttpClassifier` (5xx responses count as failures, for [`Circuit::classify`] and the tower layer) and [`OpenError::to_http_response`] (a 503 with `Retry-After`) |
+//! | `axum` | no | `http` and `tower`, and axum's `IntoResponse` for [`OpenError`] (the 503) and [`Error`], so a `HandleErrorLayer` handler around the layer is one line |
 //! | `tracing` | no | `tracing` events for transitions and rejections |
 //! | `metrics` | no | `Builder::export_metrics`: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
 //! | `serde` | no | [`Config`] and its policies deserialize from any serde format; `Breakers`, a file's named breakers, builds a [`Registry`]; `duration`, the files' human durations (`"1m30s"`) for your own settings |
@@ -155,6 +156,8 @@ extern crate alloc;
 #[macro_use]
 extern crate std;
 
+#[cfg(feature = "axum")]
+mod axum;
 mod bell;
 mod breaker;
 mod cause;
