@@ -6,7 +6,7 @@
 //! | [`state_machine`] | states, the word's layout, guarantees, cancel safety, testing with `ManualClock` |
 //! | [`policies`] | failure rates, slow calls, backoff, probes, manual control, beside resilience4j |
 //! | `operate` (features `metrics` and `serde`) | registry, events, counters, tracing, Prometheus, configuration files |
-//! | `tower` (feature `tower`) | guarding any tower `Service` |
+//! | `tower` (feature `tower`) | guarding any tower `Service`; axum routes (feature `axum`) |
 //! | `http` (features `http` and `tower`) | counting 5xx responses with the combinator and the layer, answering 503 with `Retry-After` |
 //! | `attribute` (feature `macros`) | the `#[circuit]` attribute |
 //! | [`python`] | coming from Python's `circuitbreaker` and `aiocircuitbreaker` |
