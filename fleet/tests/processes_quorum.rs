@@ -44,27 +44,6 @@ fn wall_delay(from_us: u64, to_us: u64) -> Duration {
     Duration::from_micros(to_us.saturating_sub(from_us))
 }
 
-/// Watches the replicas' events for `window`: panics at once with the violation if `bad`
-/// finds one, else returns at the end of the window.
-fn observe(rig: &Rig, window: Duration, what: &str, bad: impl Fn(&[Event]) -> Option<String>) {
-    let until = Instant::now() + window;
-    let violation = rig
-        .replicas
-        .events()
-        .wait_for(what, window + DEADLINE, |events| {
-            if let Some(violation) = bad(events) {
-                return Some(Some(violation));
-            }
-            (Instant::now() >= until).then_some(None)
-        });
-    if let Some(violation) = violation {
-        panic!(
-            "{what}: {violation}\nreplica stderr:\n{}",
-            rig.replicas.events().stderr_tail()
-        );
-    }
-}
-
 /// The first event among `events` of a replica in `which` changing to `to` at or after
 /// `since`, if any.
 fn state_change<'a>(
@@ -78,52 +57,11 @@ fn state_change<'a>(
         .find(|e| e.at >= since && which.contains(&e.index) && e.is_state(to))
 }
 
-/// Shuts every running replica down; asserts each exited cleanly and none panicked.
-fn shut_down_cleanly(mut rig: Rig) -> Vec<Event> {
-    rig.assert_no_panic();
-    let clean = rig.replicas.shutdown(DEADLINE);
-    assert!(
-        clean.iter().all(|ok| *ok),
-        "every replica exits cleanly: {clean:?}\n{}",
-        rig.replicas.events().stderr_tail()
-    );
-    rig.replicas
-        .events()
-        .all()
-        .into_iter()
-        .filter(|e| e.get("event") == "exit")
-        .collect()
-}
-
-/// The fewest successful calls any of `which` made in one second of the `window` from
-/// `start`; panics if one made none in some second.
-fn fewest_calls_per_second(rig: &Rig, start: Instant, window: Duration, which: &[usize]) -> usize {
-    let calls = rig.dependency.calls_since(start);
-    let mut fewest = usize::MAX;
-    for r in which {
-        let id = replica_id(*r);
-        for second in 0..window.as_secs() {
-            let from = start + Duration::from_secs(second);
-            let to = from + Duration::from_secs(1);
-            let n = calls
-                .iter()
-                .filter(|c| c.replica == id && c.ok && c.at >= from && c.at < to)
-                .count();
-            assert!(
-                n > 0,
-                "r{r} made no successful call in second {second} of the window"
-            );
-            fewest = fewest.min(n);
-        }
-    }
-    fewest
-}
-
 #[test]
 fn one_sick_replica_opens_only_itself() {
     const WINDOW: Duration = Duration::from_secs(10);
     let _serial = serial();
-    let rig = Rig::builder(8, "quorum-one-sick")
+    let mut rig = Rig::builder(8, "quorum-one-sick")
         .recovery_ms(RECOVERY_MS)
         .lease_ms(LEASE_MS)
         .reconcile_ms(RECONCILE_MS)
@@ -144,7 +82,7 @@ fn one_sick_replica_opens_only_itself() {
         .iter()
         .map(|r| rig.last_tick(*r).map_or(0, |e| e.num("rejected")))
         .collect();
-    observe(&rig, WINDOW, "the healthy replicas stay closed", |events| {
+    rig.observe(WINDOW, "the healthy replicas stay closed", |events| {
         if let Some(e) = state_change(events, cut, &healthy, "open") {
             return Some(format!("r{} opened: {}", e.index, e.line));
         }
@@ -168,7 +106,7 @@ fn one_sick_replica_opens_only_itself() {
         #[allow(clippy::cast_precision_loss)]
         rejected_per_second.push(grew as f64 / end.duration_since(start).as_secs_f64());
     }
-    let slowest_second = fewest_calls_per_second(&rig, start, WINDOW, &healthy);
+    let slowest_second = rig.fewest_calls_per_second(start, start + WINDOW, &healthy);
 
     // Meanwhile r0 re-tripped on its own: its local probes failed (on its broken path) and
     // its rejections never came from the fleet.
@@ -214,7 +152,7 @@ fn one_sick_replica_opens_only_itself() {
          by itself ({refused_probes} probes refused on its path); most votes seen: \
          {votes_seen} (quorum 2)"
     );
-    shut_down_cleanly(rig);
+    rig.shut_down_cleanly();
 }
 
 #[test]
@@ -223,7 +161,7 @@ fn a_quorum_of_broken_paths_opens_every_replica() {
     const ROUNDS: usize = 17;
     const N: usize = 8;
     let _serial = serial();
-    let rig = Rig::builder(N, "quorum-two-broken")
+    let mut rig = Rig::builder(N, "quorum-two-broken")
         .recovery_ms(RECOVERY_MS)
         .lease_ms(LEASE_MS)
         .reconcile_ms(RECONCILE_MS)
@@ -311,7 +249,7 @@ fn a_quorum_of_broken_paths_opens_every_replica() {
         percentile(&arrival_delays, 99),
     );
     assert!(p99 <= ms(100), "p99 {p99:?} above 100 ms: {delays:?}");
-    shut_down_cleanly(rig);
+    rig.shut_down_cleanly();
 }
 
 /// Groups probe arrival times into cycles: a probe closer than `gap` to the first probe of
@@ -351,7 +289,7 @@ fn probes_since(rig: &Rig, since: Instant) -> Vec<(Instant, String)> {
 fn a_dead_dependency_gets_one_probe_per_cycle_and_a_sick_replica_cannot_keep_it_open() {
     const CYCLES: usize = 20;
     let _serial = serial();
-    let rig = Rig::builder(8, "quorum-dead")
+    let mut rig = Rig::builder(8, "quorum-dead")
         .recovery_ms(RECOVERY_MS)
         .lease_ms(LEASE_MS)
         .reconcile_ms(RECONCILE_MS)
@@ -424,15 +362,10 @@ fn a_dead_dependency_gets_one_probe_per_cycle_and_a_sick_replica_cannot_keep_it_
     // r0 cannot re-open the others: it trips alone, below the quorum, and stays open on
     // its own while they keep calling.
     let watched = Instant::now();
-    observe(
-        &rig,
-        Duration::from_secs(3),
-        "the others stay closed",
-        |events| {
-            state_change(events, all_closed + ms(1), &others, "open")
-                .map(|e| format!("r{} re-opened: {}", e.index, e.line))
-        },
-    );
+    rig.observe(Duration::from_secs(3), "the others stay closed", |events| {
+        state_change(events, all_closed + ms(1), &others, "open")
+            .map(|e| format!("r{} re-opened: {}", e.index, e.line))
+    });
     rig.wait_calling(watched, &others, 20);
     let r0_open = rig
         .states_since(healthy, 0)
@@ -452,7 +385,7 @@ fn a_dead_dependency_gets_one_probe_per_cycle_and_a_sick_replica_cannot_keep_it_
         0,
         "r0's broken path lets nothing through"
     );
-    shut_down_cleanly(rig);
+    rig.shut_down_cleanly();
 }
 
 #[test]
@@ -467,7 +400,7 @@ fn idle_replicas_never_take_the_probe() {
     for r in (0..8).filter(|r| !BUSY.contains(r)) {
         builder = builder.threads_for(r, 0);
     }
-    let rig = builder.start();
+    let mut rig = builder.start();
     let all = rig.all();
     let idle: Vec<usize> = all.iter().copied().filter(|r| !BUSY.contains(r)).collect();
     assert_eq!(rig.busy(), BUSY.to_vec());
@@ -528,7 +461,7 @@ fn idle_replicas_never_take_the_probe() {
             e.line
         );
     }
-    let exits = shut_down_cleanly(rig);
+    let exits = rig.shut_down_cleanly();
     let won: u64 = exits
         .iter()
         .filter(|e| BUSY.contains(&e.index))
@@ -575,8 +508,7 @@ fn membership_churn_with_a_fractional_quorum() {
     rig.wait_tick(cut, &[2], "2 votes of 3 needed", |e| {
         e.num("votes") == 2 && e.num("needed") == 3 && e.num("members") == 6
     });
-    observe(
-        &rig,
+    rig.observe(
         Duration::from_secs(3),
         "2 of 6 stay below the quorum",
         |events| {
@@ -629,5 +561,5 @@ fn membership_churn_with_a_fractional_quorum() {
          the survivors reported 3 members, 2 needed, {shrunk:?} later (bound {expiry_bound:?}); \
          2 broken of 3 opened the third; 2 joined: 5 members, 3 needed"
     );
-    shut_down_cleanly(rig);
+    rig.shut_down_cleanly();
 }
