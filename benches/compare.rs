@@ -67,7 +67,7 @@
 use std::future::{ready, Future};
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::task::{Context, Poll};
 use std::thread;
@@ -692,6 +692,67 @@ impl FutureContestant for Bare {
 }
 
 // ---------------------------------------------------------------------------------------
+// floor: what the hardware asks of each path, and nothing more.
+//
+// Not a breaker: the least work any breaker with these semantics must do, so each path of ours
+// can be read as a ratio to it. One word holds an "open" flag and a failure count.
+// - closed success: one relaxed load of the word, then the call (no write);
+// - closed failure: the load, the call, one atomic read-modify-write (`fetch_add`);
+// - success after a failure: the load, the call, one read-modify-write (`fetch_and`) to reset;
+// - open: the load, then one read of the time-stamp counter (`quanta::Clock::raw`, what our
+//   default clock reads), and the rejection.
+// It does not count towards opening and never re-reads the word: it is a floor, not a contender.
+
+struct Floor {
+    word: AtomicU64,
+    clock: quanta::Clock,
+}
+
+const FLOOR_OPEN: u64 = 1 << 63;
+
+impl Contestant for Floor {
+    const NAME: &'static str = "floor";
+    type Out = Result<u64, BareError>;
+
+    fn new_breaker() -> Self {
+        Floor {
+            word: AtomicU64::new(0),
+            clock: quanta::Clock::new(),
+        }
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        let word = self.word.load(Ordering::Relaxed);
+        if word & FLOOR_OPEN != 0 {
+            black_box(self.clock.raw());
+            return Err(BareError::Rejected);
+        }
+        match f() {
+            Ok(value) => {
+                if word != 0 {
+                    self.word.fetch_and(FLOOR_OPEN, Ordering::AcqRel);
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                self.word.fetch_add(1, Ordering::AcqRel);
+                Err(BareError::Inner(e))
+            }
+        }
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        Bare::outcome_of(out)
+    }
+
+    fn trip(&self) -> u32 {
+        self.word.store(FLOOR_OPEN, Ordering::Relaxed);
+        0
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // failsafe 1.x
 //
 // `failsafe::Config::new()` defaults to `SuccessRateOverTimeWindow.or_else(ConsecutiveFailures)`
@@ -845,6 +906,7 @@ macro_rules! for_each_contestant {
         $bench::<Recloser>($group);
         $bench::<Cbrs>($group);
         $bench::<Bare>($group);
+        $bench::<Floor>($group);
     };
 }
 
@@ -1144,6 +1206,24 @@ fn threads_open<const THREADS: usize, C: Contestant>(g: &mut Group<'_>) {
     expect(&cb, succeed, Outcome::Rejected, "still open after bench");
 }
 
+/// A failure storm: every thread fails and then succeeds, so the count goes up and is reset
+/// on every pair, by whichever thread comes last.
+fn threads_failure<const THREADS: usize, C: Contestant>(g: &mut Group<'_>) {
+    let cb = C::new_breaker();
+    expect(&cb, succeed, Outcome::Ok, "closed before bench");
+    g.bench_function(C::NAME, |b| {
+        run_threads(b, &cb, THREADS, |cb| (cb.call(fail), cb.call(succeed)));
+    });
+    expect(&cb, succeed, Outcome::Ok, "closed after bench");
+}
+
+fn one_thread_failure<C: Contestant>(g: &mut Group<'_>) {
+    threads_failure::<1, C>(g);
+}
+fn two_threads_failure<C: Contestant>(g: &mut Group<'_>) {
+    threads_failure::<2, C>(g);
+}
+
 fn one_thread_closed<C: Contestant>(g: &mut Group<'_>) {
     threads_closed::<1, C>(g);
 }
@@ -1166,6 +1246,17 @@ fn threaded_groups(c: &mut Criterion) {
     let mut g = c.benchmark_group("two_threads_closed_success");
     g.throughput(Throughput::Elements(2));
     for_each_contestant!(&mut g, two_threads_closed);
+    g.finish();
+
+    // A pair (one failure, one success) per iteration, so two calls per thread.
+    let mut g = c.benchmark_group("one_thread_closed_failure");
+    g.throughput(Throughput::Elements(2));
+    for_each_contestant!(&mut g, one_thread_failure);
+    g.finish();
+
+    let mut g = c.benchmark_group("two_threads_closed_failure");
+    g.throughput(Throughput::Elements(4));
+    for_each_contestant!(&mut g, two_threads_failure);
     g.finish();
 
     let mut g = c.benchmark_group("one_thread_open_reject");

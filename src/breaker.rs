@@ -13,7 +13,8 @@ use crate::cause::{Cause, Reason};
 use crate::classify::{AnyError, Classify, Outcome};
 use crate::clock::TimeSource;
 use crate::config::{Builder, Config};
-use crate::error::{Error, Name, OpenError};
+use crate::error::{Error, OpenError};
+use crate::names::{self, Name, Named};
 use crate::observe::{Counter, Hooks, MetricsSnapshot, Transition};
 use crate::permit::{OwnedPermit, Permit, Slot};
 use crate::probes::{Join, Rounds, Success};
@@ -71,7 +72,9 @@ struct Core<C> {
     bell: Bell,
     policy: Policy,
     clock: TimeSource,
-    name: Name,
+    /// The name and its entry in the table of names (see [`crate::names`]), if it has one:
+    /// behind a pointer, so that the name costs the hot block one word.
+    name: Option<Box<Named>>,
     /// Nothing beyond the word to consult on a call (see [`CircuitBreaker::plain`]), decided
     /// once at build: one byte to test on the closed-state fast paths.
     plain: bool,
@@ -225,11 +228,14 @@ impl LazyNow<'_> {
 impl<C> CircuitBreaker<C> {
     pub(crate) fn from_parts(
         policy: Policy,
-        name: Name,
+        name: Option<Box<Named>>,
         clock: TimeSource,
         hooks: Option<Box<Hooks>>,
         classifier: C,
     ) -> CircuitBreaker<C> {
+        // A plain breaker's only rule is the consecutive-failure count (the fast path of
+        // `settle` relies on it): a failure-rate window lives in the hooks.
+        debug_assert!(hooks.is_some() || policy.trip_on_count);
         CircuitBreaker {
             core: CachePadded::new(Core {
                 word: AtomicU64::new(Word::INITIAL.raw()),
@@ -471,16 +477,43 @@ impl<C> CircuitBreaker<C> {
     /// because the breaker has moved to another cycle since.
     #[inline]
     pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
-        if outcome == Outcome::Success && self.plain() {
-            // The common case: a closed-state success with no failures to reset is one load.
-            if self.load().quiet_for(ticket) {
-                return true;
-            }
+        if self.plain() && ticket.is_closed() {
+            return self.settle_counted(ticket, outcome);
         }
         self.settle_slow(ticket, outcome, started)
     }
 
-    /// Everything [`settle`](Self::settle) does beyond the plain closed success.
+    /// [`settle`](Self::settle) for a closed-state ticket of a plain breaker (the caller knows
+    /// both): inline, one load for a success with no failures to reset or an ignored outcome,
+    /// one load and one compare-exchange for a failure below the threshold or a success that
+    /// resets the count ([`word::counted`]). Anything else, or a lost race for the word, takes
+    /// the general path.
+    #[inline]
+    pub(crate) fn settle_counted(&self, ticket: Ticket, outcome: Outcome) -> bool {
+        let current = self.load();
+        match word::counted(current, ticket, outcome, self.core.policy.failure_threshold) {
+            word::Counted::Quiet => return true,
+            word::Counted::Write(next) => {
+                if self
+                    .core
+                    .word
+                    .compare_exchange(
+                        current.raw(),
+                        next.raw(),
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+                {
+                    return true;
+                }
+            }
+            word::Counted::General => {}
+        }
+        self.settle_slow(ticket, outcome, 0)
+    }
+
+    /// Everything [`settle`](Self::settle) does beyond [`settle_counted`](Self::settle_counted).
     #[inline(never)]
     fn settle_slow(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
         let mut now = self.lazy_now();
@@ -628,11 +661,11 @@ impl<C> CircuitBreaker<C> {
 
     /// Turns a caller away: counts the rejection, builds the error, reports it to `tracing`.
     /// Writes nothing shared unless metrics are on: the rejection is plain values and the name
-    /// a `&'static str`.
+    /// a handle.
     #[inline]
     fn reject(&self, refusal: Refusal) -> OpenError {
         let slow = self.slow(refusal.failures);
-        self.rejected(OpenError::refused(self.core.name, refusal, slow))
+        self.rejected(OpenError::refused(self.handle(), refusal, slow))
     }
 
     /// Turns a caller away from the `Held` word `w`: with the fleet's time left and the
@@ -652,10 +685,19 @@ impl<C> CircuitBreaker<C> {
             self.core.bell.ring();
         }
         self.rejected(OpenError::held(
-            self.core.name,
+            self.handle(),
             remaining_ms,
             side::note(hold),
         ))
+    }
+
+    /// The handle a rejection carries for the name.
+    #[inline]
+    fn handle(&self) -> Name {
+        self.core
+            .name
+            .as_ref()
+            .map_or(Name::UNNAMED, |named| named.name())
     }
 
     /// Counts the rejection and reports it to `tracing`.
@@ -663,7 +705,7 @@ impl<C> CircuitBreaker<C> {
     fn rejected(&self, rejected: OpenError) -> OpenError {
         self.count(Counter::Rejected);
         #[cfg(feature = "tracing")]
-        crate::trace::rejected(&rejected);
+        crate::trace::rejected(self.name(), &rejected);
         rejected
     }
 
@@ -777,9 +819,43 @@ impl<C> CircuitBreaker<C> {
     {
         let current = self.load();
         if current.is_closed() && self.plain() {
-            return self.run_admitted(current.ticket(), f);
+            return self.run_counted(current.ticket(), f);
         }
         self.call_slow(current, f)
+    }
+
+    /// Runs a call admitted by the closed fast path of a plain breaker and records its outcome
+    /// through [`settle_counted`](Self::settle_counted), without asking again what the
+    /// admission already knows (plain, closed, no start time to take).
+    #[inline]
+    fn run_counted<T, E, F>(&self, ticket: Ticket, f: F) -> Result<T, Error<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: Classify<E>,
+    {
+        /// Records a failure if `f` unwinds; forgotten once it returns, so the normal path
+        /// keeps nothing in memory for it and runs no drop.
+        struct FailOnUnwind<'b, C> {
+            breaker: &'b CircuitBreaker<C>,
+            ticket: Ticket,
+        }
+        impl<C> Drop for FailOnUnwind<'_, C> {
+            fn drop(&mut self) {
+                self.breaker.settle_counted(self.ticket, Outcome::Failure);
+            }
+        }
+        let guard = FailOnUnwind {
+            breaker: self,
+            ticket,
+        };
+        let result = f();
+        core::mem::forget(guard);
+        let outcome = match &result {
+            Ok(_) => Outcome::Success,
+            Err(e) => self.core.classifier.classify(e),
+        };
+        self.settle_counted(ticket, outcome);
+        result.map_err(Error::Inner)
     }
 
     /// [`call`](Self::call) beyond the plain closed case: kept out of line, so that the closed
@@ -959,7 +1035,7 @@ impl<C> CircuitBreaker<C> {
     /// assert_eq!(async_breaker::CircuitBreaker::new().name(), "unnamed");
     /// ```
     pub fn name(&self) -> &str {
-        self.core.name.as_str()
+        names::text_of(self.core.name.as_deref())
     }
 
     /// Consecutive failures that open the breaker.

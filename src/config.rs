@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use crate::classify::{AnyError, ErrorType, ErrorTypes};
 use crate::clock::{duration_millis, Clock, TimeSource};
-use crate::error::Name;
+use crate::names::Named;
 use crate::observe::{Hooks, Metrics, SlowFailures, Transition};
 use crate::probes::{HalfOpen, Rounds};
 use crate::window::{FailureRate, Window};
@@ -635,7 +635,7 @@ fn span_ms(span: Duration) -> Option<u64> {
 #[must_use = "a builder does nothing until `build()` is called"]
 pub struct Builder<C = AnyError> {
     config: Config<C>,
-    name: Option<Name>,
+    name: Option<Cow<'static, str>>,
     clock: Option<TimeSource>,
     hooks: Hooks,
 }
@@ -644,25 +644,24 @@ impl<C> Builder<C> {
     /// The breaker's name, shown in rejections and `Debug`. Unnamed breakers are called
     /// `unnamed`.
     ///
-    /// Names live in a process-wide table: each distinct name is stored once, the first time a
-    /// breaker is built with it (a `String` is kept, a `&'static str` is pointed at), and
-    /// every breaker and [`OpenError`](crate::OpenError) with that name points at it. So a
-    /// rejection copies no text and touches no reference count, and the table grows only with
-    /// names it has not seen: its size is bounded by the distinct names the process uses
-    /// (each costs its length plus a few dozen bytes, once), however many breakers are built.
+    /// A rejection carries a handle to the name rather than the name (a reference-counted
+    /// name would have every rejecting core write one shared count), and the handle is looked
+    /// up only when the rejection is displayed or asked for [its name](crate::OpenError::name).
+    /// With `std`, the lookup table holds the names of the breakers alive now: dropping a
+    /// breaker frees its name, so naming breakers after hosts learned at run time costs memory
+    /// only while they live. A `&'static str` name is not copied. Without `std`, a name is kept
+    /// for the life of the program, once per breaker built: name breakers with literals there.
     ///
     /// ```
     /// use async_breaker::CircuitBreaker;
     ///
     /// let host = "db-1";
-    /// let a = CircuitBreaker::builder().name(format!("upstream-{host}")).build()?;
-    /// let b = CircuitBreaker::builder().name(format!("upstream-{host}")).build()?;
-    /// assert_eq!(a.name(), "upstream-db-1");
-    /// assert!(std::ptr::eq(a.name(), b.name())); // stored once
+    /// let breaker = CircuitBreaker::builder().name(format!("upstream-{host}")).build()?;
+    /// assert_eq!(breaker.name(), "upstream-db-1");
     /// # Ok::<(), async_breaker::ConfigError>(())
     /// ```
     pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Builder<C> {
-        self.name = Some(Name::from(name.into()));
+        self.name = Some(name.into());
         self
     }
 
@@ -855,11 +854,12 @@ impl<C> Builder<C> {
         hooks.window = Window::new(self.config.failure_rate.as_ref(), self.config.slow_rate()?);
         hooks.rounds = Rounds::new(self.config.half_open);
         hooks.slow = (policy.slow_call_ms != 0).then(SlowFailures::default);
-        let name = self.name.unwrap_or(Name::UNNAMED);
         #[cfg(feature = "metrics")]
-        hooks
-            .export
-            .register(name.as_str(), policy.slow_call_ms != 0);
+        hooks.export.register(
+            self.name.as_deref().unwrap_or("unnamed"),
+            policy.slow_call_ms != 0,
+        );
+        let name = self.name.map(|name| Box::new(Named::new(name)));
         let hooks = (!hooks.is_empty()).then(|| Box::new(hooks));
         Ok(CircuitBreaker::from_parts(
             policy,

@@ -7,35 +7,9 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::cause::Reason;
+use crate::names::Name;
 use crate::word::Refusal;
 use crate::State;
-
-/// A breaker's name, as one thin pointer to a `&'static str`: copying it into a rejection
-/// writes no shared memory and keeps the rejection two words long. Every name is stored once,
-/// in the table of [`crate::intern`].
-#[derive(Clone, Copy)]
-pub(crate) struct Name(&'static &'static str);
-
-impl Name {
-    pub(crate) const UNNAMED: Name = Name(&"unnamed");
-
-    #[inline]
-    pub(crate) fn as_str(self) -> &'static str {
-        self.0
-    }
-}
-
-impl fmt::Debug for Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.0, f)
-    }
-}
-
-impl From<Cow<'static, str>> for Name {
-    fn from(name: Cow<'static, str>) -> Name {
-        Name(crate::intern::intern(name))
-    }
-}
 
 /// How the facts of a rejection share one `u64`: the time remaining in the low 42 bits (the
 /// breaker's whole time range, [`MAX_RECOVERY_TIMEOUT`](crate::MAX_RECOVERY_TIMEOUT)), then
@@ -195,7 +169,7 @@ mod facts {
 /// the time until a probe may be admitted. A breaker held open by a remote coordinator (the
 /// fleet, see [`remote`](crate::remote)) says so, and why ([`remote`](Self::remote)), in
 /// place of the failure count. It is small and made of plain values (the name is a
-/// `&'static str` whatever kind of name the breaker was given): making one never allocates and
+/// handle, read only when asked for, see [`name`](Self::name)): making one never allocates and
 /// writes no memory shared with other threads, so rejecting calls scales with the cores
 /// rejecting them. The message is only formatted when it is displayed.
 ///
@@ -255,11 +229,25 @@ impl OpenError {
         }
     }
 
-    /// The name of the breaker that rejected the call. It lives as long as the program (every
-    /// distinct name is stored once, see [`Builder::name`](crate::Builder::name)), so it can be
-    /// kept without copying.
-    pub fn name(&self) -> &'static str {
-        self.name.as_str()
+    /// The name of the breaker that rejected the call: borrowed if it was named with a
+    /// `&'static str`, a copy if it was named at run time (the rejection itself carries only a
+    /// handle, see [`Builder::name`](crate::Builder::name)). A rejection kept after every
+    /// breaker with its name was dropped reads `<dropped breaker>`.
+    ///
+    /// ```
+    /// let breaker = async_breaker::CircuitBreaker::builder()
+    ///     .name(format!("upstream-{}", "db-1"))
+    ///     .failure_threshold(1)
+    ///     .build()?;
+    /// let _ = breaker.call(|| Err::<(), _>("down"));
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert_eq!(rejected.name(), "upstream-db-1");
+    /// drop(breaker);
+    /// assert_eq!(rejected.name(), "<dropped breaker>");
+    /// # Ok::<(), async_breaker::ConfigError>(())
+    /// ```
+    pub fn name(&self) -> Cow<'static, str> {
+        self.name.text()
     }
 
     /// [`State::Open`], [`State::HalfOpen`] when another caller's probe is in flight, or
@@ -369,7 +357,7 @@ impl fmt::Debug for OpenError {
 
 impl PartialEq for OpenError {
     fn eq(&self, other: &OpenError) -> bool {
-        self.name() == other.name() && self.facts == other.facts
+        self.facts == other.facts && (self.name == other.name || self.name() == other.name())
     }
 }
 
@@ -383,7 +371,7 @@ impl Eq for OpenError {}
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
-        write!(f, "circuit {:?} is {state}", self.name())?;
+        write!(f, "circuit {:?} is {state}", self.name)?;
         if let Some(reason) = self.remote() {
             f.write_str(", held by the fleet (")?;
             if state == State::HalfOpen {
@@ -615,8 +603,9 @@ impl<E: StdError> StdError for Error<E> {
 
 #[cfg(test)]
 mod tests {
-    use super::{facts, Name, OpenError, Refusal};
+    use super::{facts, OpenError, Refusal};
     use crate::cause::Reason;
+    use crate::names::Name;
     use crate::word::{Phase, COUNT_MAX, STAMP_MAX};
     use crate::State;
     use alloc::string::ToString;

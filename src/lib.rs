@@ -174,7 +174,7 @@ mod future;
 pub mod guide;
 #[cfg(feature = "http")]
 mod http;
-mod intern;
+mod names;
 mod observe;
 mod permit;
 mod probes;

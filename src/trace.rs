@@ -70,14 +70,14 @@ pub(crate) fn transition(
     }
 }
 
-pub(crate) fn rejected(rejected: &OpenError) {
+pub(crate) fn rejected(breaker: &str, rejected: &OpenError) {
     let cause = match rejected.remote() {
         Some(reason) => Cause::Remote(reason),
         None if rejected.state() == State::ForcedOpen => Cause::Manual,
         None => Cause::Calls,
     };
     tracing::debug!(
-        breaker = rejected.name(),
+        breaker,
         state = %rejected.state(),
         failures = rejected.failures(),
         slow = rejected.slow(),

@@ -226,14 +226,6 @@ impl Word {
         self.0 & PHASE_MASK == 0
     }
 
-    /// Whether a success of `ticket` would change nothing: the word is still in the ticket's
-    /// closed cycle with no failures to reset. One mask and one compare (the success fast path);
-    /// the same answer as [`succeed`] returning [`Step::Keep`].
-    #[inline]
-    pub(crate) const fn quiet_for(self, ticket: Ticket) -> bool {
-        self.0 & (TICKET_MASK | COUNT_MASK) == ticket.0 && self.is_closed()
-    }
-
     /// Whether `ticket` was issued in the cycle this word is still in.
     #[inline]
     pub(crate) const fn issued(self, ticket: Ticket) -> bool {
@@ -597,6 +589,47 @@ pub(crate) fn release(w: Word, ticket: Ticket) -> Step {
     }
 }
 
+/// What the counted-outcome fast path ([`counted`]) makes of a closed-state outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counted {
+    /// A success with no failures to reset, or an ignored outcome: nothing to write.
+    Quiet,
+    /// Install this word (one compare-exchange); it changes only the failure count.
+    Write(Word),
+    /// Anything else (a stale ticket, the failure that opens): the general rules decide.
+    General,
+}
+
+/// The outcome of a closed-state call on a breaker whose only rule is the consecutive-failure
+/// count: a success resets the count, a failure below `failure_threshold` adds one, an ignored
+/// outcome leaves no trace. Each is a mask, a compare and an add or an and on the word, so the
+/// caller's whole work is one load and at most one compare-exchange. For every word and ticket
+/// it agrees with [`succeed`], [`fail`] (with `trip_on_count`) and [`release`] wherever it does
+/// not answer [`Counted::General`].
+#[inline]
+pub(crate) fn counted(
+    w: Word,
+    ticket: Ticket,
+    outcome: crate::Outcome,
+    failure_threshold: u32,
+) -> Counted {
+    // A closed ticket has phase bits 0, so a word that carries it is closed.
+    if !ticket.is_closed() {
+        return Counted::General;
+    }
+    match outcome {
+        // The common case first: one mask and one compare say "still this cycle, no failures".
+        crate::Outcome::Success if w.0 & (TICKET_MASK | COUNT_MASK) == ticket.0 => Counted::Quiet,
+        crate::Outcome::Success if w.issued(ticket) => Counted::Write(Word(w.0 & !COUNT_MASK)),
+        // Below the threshold, and so below the count's saturation: the add carries nowhere.
+        crate::Outcome::Failure if w.issued(ticket) && w.failures() + 1 < failure_threshold => {
+            Counted::Write(Word(w.0 + (1 << COUNT_SHIFT)))
+        }
+        crate::Outcome::Ignore if w.issued(ticket) => Counted::Quiet,
+        _ => Counted::General,
+    }
+}
+
 /// A transition made by hand rather than by outcomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Manual {
@@ -733,6 +766,7 @@ pub(crate) fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Outcome;
 
     const POLICY: Policy = Policy::plain(3, 1_000, 5_000);
 
@@ -1242,24 +1276,46 @@ mod tests {
         assert_ne!(Word::new(Phase::Open, 0, 77).cycle_id(), cycle);
     }
 
-    /// The success fast path ([`Word::quiet_for`]) answers exactly when [`succeed`] would keep a
-    /// closed word as it is, in every phase, with and without failures, for its own ticket and
-    /// for tickets of other cycles.
+    /// The counted-outcome fast path ([`counted`]) agrees with [`succeed`] and [`fail`] wherever
+    /// it answers, in every phase, at the threshold's edges, for its own ticket and for tickets
+    /// of other cycles; it answers for every closed-state outcome of its own cycle except the
+    /// failure that opens.
     #[test]
-    fn the_success_fast_path_agrees_with_succeed() {
+    fn the_counted_fast_path_agrees_with_the_rules() {
+        let policy = Policy::plain(3, 1_000, 1_000);
         for phase in PHASES {
-            for failures in [0, 1, COUNT_MAX] {
-                let w = Word::new(phase, failures, 50).with_level(2);
+            for failures in [0, 1, 2, 3, COUNT_MAX] {
+                let w = Word::new(phase, failures, 50);
                 for ticket in [
                     w.ticket(),
                     Word::new(phase, failures, 49).ticket(),
                     Word::new(Phase::Closed, 0, 50).ticket(),
                 ] {
-                    assert_eq!(
-                        w.quiet_for(ticket),
-                        phase == Phase::Closed && succeed(w, ticket) == Step::Keep,
-                        "{w:?} {ticket:?}"
-                    );
+                    let own = phase == Phase::Closed && w.issued(ticket);
+                    let quiet = counted(w, ticket, Outcome::Success, 3);
+                    match (succeed(w, ticket), quiet) {
+                        (Step::Keep, Counted::Quiet) | (_, Counted::General) => {}
+                        (Step::Write(next), Counted::Write(fast)) => assert_eq!(next, fast),
+                        other => panic!("{w:?} {ticket:?}: {other:?}"),
+                    }
+                    assert_eq!(quiet == Counted::General, !own, "{w:?} {ticket:?}");
+                    let failed = counted(w, ticket, Outcome::Failure, 3);
+                    match (fail(w, ticket, &policy, &mut at(60)), failed) {
+                        (_, Counted::General) => {
+                            assert!(!own || failures + 1 >= 3, "{w:?} {ticket:?}");
+                        }
+                        (Step::Write(next), Counted::Write(fast)) => {
+                            assert_eq!(next, fast);
+                            assert_eq!(fast.failures(), failures + 1);
+                        }
+                        other => panic!("{w:?} {ticket:?}: {other:?}"),
+                    }
+                    let ignored = counted(w, ticket, Outcome::Ignore, 3);
+                    match (release(w, ticket), ignored) {
+                        (Step::Keep, Counted::Quiet) => assert!(own),
+                        (_, Counted::General) => assert!(!own, "{w:?} {ticket:?}"),
+                        other => panic!("{w:?} {ticket:?}: {other:?}"),
+                    }
                 }
             }
         }

@@ -10,10 +10,10 @@ use alloc::vec::Vec;
 use proptest::prelude::*;
 
 use crate::word::{
-    acquire, fail, manual, observe, release, remote, succeed, Admission, Manual, Phase, Policy,
-    Remote, Step, Word, COUNT_MAX, MAX_LEVEL, STAMP_MAX,
+    acquire, counted, fail, manual, observe, release, remote, succeed, Admission, Counted, Manual,
+    Phase, Policy, Remote, Step, Word, COUNT_MAX, MAX_LEVEL, STAMP_MAX,
 };
-use crate::State;
+use crate::{Outcome, State};
 
 /// Cases per property when `PROPTEST_CASES` is not set.
 const CASES: u32 = 2_000;
@@ -358,11 +358,35 @@ proptest! {
         }
     }
 
-    /// The success fast path's single mask test agrees with the rule it shortcuts.
+    /// The counted-outcome fast path agrees with the rules it shortcuts, for any word, any
+    /// ticket and any threshold, and answers for every closed-state outcome of the word's own
+    /// cycle but the failure that reaches the threshold.
     #[test]
-    fn the_quiet_fast_path_agrees_with_succeed(w in raw_word(), other in raw_word(), own in any::<bool>()) {
+    fn the_counted_fast_path_agrees_with_the_rules(
+        w in raw_word(),
+        other in raw_word(),
+        own in any::<bool>(),
+        outcome in prop_oneof![Just(Outcome::Success), Just(Outcome::Failure), Just(Outcome::Ignore)],
+        policy in policy(),
+    ) {
+        let policy = Policy { trip_on_count: true, ..policy };
         let ticket = if own { w.ticket() } else { other.ticket() };
-        prop_assert_eq!(w.quiet_for(ticket), succeed(w, ticket) == Step::Keep && w.phase() == Phase::Closed);
+        let mut no_clock = || -> u64 { panic!("the fast path's cases read no clock") };
+        let fast = counted(w, ticket, outcome, policy.failure_threshold);
+        let answers = w.phase() == Phase::Closed
+            && w.issued(ticket)
+            && (outcome != Outcome::Failure || w.failures() + 1 < policy.failure_threshold);
+        prop_assert_eq!(fast != Counted::General, answers);
+        let mut rule = || match outcome {
+            Outcome::Success => succeed(w, ticket),
+            Outcome::Failure => fail(w, ticket, &policy, &mut no_clock),
+            Outcome::Ignore => release(w, ticket),
+        };
+        match fast {
+            Counted::General => {}
+            Counted::Quiet => prop_assert_eq!(rule(), Step::Keep),
+            Counted::Write(next) => prop_assert_eq!(rule(), Step::Write(next)),
+        }
         prop_assert_eq!(w.is_closed(), w.phase() == Phase::Closed);
     }
 

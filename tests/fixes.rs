@@ -442,7 +442,7 @@ fn rejections_carry_the_originals_facts() {
         r#"circuit "payments" is open (5 failures, 30s remaining)"#
     );
     let open = err.open_error().unwrap();
-    assert_eq!((open.name(), open.failures()), ("payments", 5));
+    assert_eq!((&*open.name(), open.failures()), ("payments", 5));
     assert_eq!(open.remaining(), Duration::from_millis(29_500));
 
     clock.advance(Duration::from_millis(29_250));

@@ -1,15 +1,17 @@
-//! The call path of a breaker attached to a fleet against a plain one: attaching must add
-//! nothing (issue: within 0.5 ns on the closed-success path).
+//! The call path of a breaker attached to a fleet against a plain one, path by path: attaching
+//! adds nothing to a call (the agent reads the word between calls and writes it only when the
+//! fleet changes state).
 //!
 //! Run: `cargo bench -p async-breaker-fleet --bench attached`. A throwaway `redis-server` is
 //! started on a free loopback port when installed (`apt-get install -y redis-server`), so the
-//! agent is connected and polling the word every millisecond while the calls are measured;
-//! without one the agent runs degraded (still polling), which the bench prints.
+//! agent is connected (and reconciling) while the calls are measured; without one the agent
+//! runs degraded, which the bench prints.
 //!
 //! | benchmark | one iteration is |
 //! |---|---|
 //! | `closed_success/plain` | 1 sync call returning `Ok` on a plain closed breaker |
 //! | `closed_success/attached` | the same on a breaker attached to a fleet |
+//! | `closed_failure/plain`, `closed_failure/attached` | 1 failing call then 1 successful call (the success resets the count) |
 //! | `open_reject/plain`, `open_reject/attached` | 1 call rejected (plain: open; attached: held by the fleet) |
 
 use std::hint::black_box;
@@ -80,6 +82,20 @@ fn bench(c: &mut Criterion) {
             bench.iter(|| black_box(b.call(|| Ok::<u64, ()>(black_box(1)))));
         });
         assert_eq!(b.state(), State::Closed);
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("closed_failure");
+    for (label, b) in [("plain", &plain), ("attached", &attached)] {
+        assert_eq!(b.state(), State::Closed);
+        group.bench_function(label, |bench| {
+            bench.iter(|| {
+                let failed = black_box(b.call(|| Err::<u64, u64>(black_box(2))));
+                let ok = black_box(b.call(|| Ok::<u64, u64>(black_box(1))));
+                (failed, ok)
+            });
+        });
+        assert_eq!((b.state(), b.failure_count()), (State::Closed, 0));
     }
     group.finish();
 

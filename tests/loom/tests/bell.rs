@@ -89,7 +89,10 @@ fn demand_racing_the_coordinators_registration_is_never_missed() {
         let woken = woken.0.load(Ordering::SeqCst);
         assert!(took || woken, "lost wake-up: no demand taken and not woken");
         if !took {
-            assert!(breaker.remote().take_demand(), "woken, but no demand to take");
+            assert!(
+                breaker.remote().take_demand(),
+                "woken, but no demand to take"
+            );
         }
     });
 }

@@ -167,6 +167,39 @@ fn a_failure_landing_after_the_open_transition_is_discarded() {
     });
 }
 
+/// Model 2d: the synchronous `call` of a plain breaker records its outcome inline (one load and
+/// one compare-exchange, no general path unless it loses the race or opens). Three calls on
+/// three threads, a failure and a success on one and a failure on another, against a
+/// threshold of 2: every interleaving ends as some serial order of the three outcomes would,
+/// closed with one failure (the other thread's, after the reset) or open with exactly two (the
+/// success then belongs to an ended cycle and is discarded).
+#[test]
+fn inline_outcomes_of_sync_calls_linearize() {
+    loom::model(|| {
+        let (breaker, _clock) = breaker(2);
+        let flapping = {
+            let breaker = Arc::clone(&breaker);
+            thread::spawn(move || {
+                let _ = breaker.call(|| Err::<(), ()>(()));
+                let _ = breaker.call(|| Ok::<(), ()>(()));
+            })
+        };
+        let failing = {
+            let breaker = Arc::clone(&breaker);
+            thread::spawn(move || {
+                let _ = breaker.call(|| Err::<(), ()>(()));
+            })
+        };
+        flapping.join().expect("model thread panicked");
+        failing.join().expect("model thread panicked");
+        let outcome = (breaker.state(), breaker.failure_count());
+        assert!(
+            matches!(outcome, (State::Closed, 1) | (State::Open, 2)),
+            "{outcome:?} matches no serial order"
+        );
+    });
+}
+
 /// A threshold-1 breaker holding a call admitted in its first closed cycle, then opened and
 /// past its recovery timeout, with the probe admitted: `(breaker, stale, probe)`.
 fn stale_and_probe() -> (Breaker, OwnedPermit, OwnedPermit) {

@@ -67,8 +67,10 @@ fn a_grant_racing_callers_admits_at_most_one_probe() {
             })
             .collect();
         assert!(agent.join().unwrap(), "a held breaker accepts the grant");
-        let admitted: Vec<OwnedPermit> =
-            callers.into_iter().filter_map(|h| h.join().unwrap()).collect();
+        let admitted: Vec<OwnedPermit> = callers
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect();
         assert!(admitted.len() <= 1, "two probes admitted");
         if let Some(probe) = admitted.first() {
             assert!(probe.is_probe());
@@ -97,7 +99,11 @@ fn a_revoke_racing_the_claim_lets_exactly_one_win() {
         };
         let revoked = agent.join().unwrap();
         let probe = caller.join().unwrap();
-        assert_ne!(revoked, probe.is_some(), "exactly one of revoke and claim wins");
+        assert_ne!(
+            revoked,
+            probe.is_some(),
+            "exactly one of revoke and claim wins"
+        );
         let phase = breaker.remote().snapshot().phase();
         if revoked {
             assert_eq!(phase, Phase::Held);
@@ -145,7 +151,10 @@ fn the_fleet_closing_racing_the_probe_outcome_ends_closed() {
             thread::spawn(move || breaker.remote().close().is_some())
         };
         let caller = thread::spawn(move || probe.failure());
-        assert!(agent.join().unwrap(), "the probe's word is not closed yet, in either order");
+        assert!(
+            agent.join().unwrap(),
+            "the probe's word is not closed yet, in either order"
+        );
         caller.join().unwrap();
         let after = breaker.remote().snapshot();
         assert_eq!(
@@ -168,8 +177,10 @@ fn a_lapsed_hold_admits_exactly_one_local_probe() {
                 thread::spawn(move || claim(&breaker))
             })
             .collect();
-        let admitted: Vec<OwnedPermit> =
-            callers.into_iter().filter_map(|h| h.join().unwrap()).collect();
+        let admitted: Vec<OwnedPermit> = callers
+            .into_iter()
+            .filter_map(|h| h.join().unwrap())
+            .collect();
         assert_eq!(admitted.len(), 1, "exactly one local probe");
         assert!(admitted[0].is_probe());
     });
