@@ -12,6 +12,7 @@
 //! | [`python`] | coming from Python's `circuitbreaker` and `aiocircuitbreaker` |
 //! | [`comparison`] | against failsafe, recloser, circuitbreaker-rs, tower-resilience, resilience4j, gobreaker, Polly |
 //! | [`verification`] | every check, what it proves, and the command that reproduces it |
+//! | [`loom`] | model-checking your own concurrent code around the breaker with loom |
 //! | [`performance`] | the benchmark, the machine, and what each option costs |
 //!
 //! Sharing one breaker across replicas is the `async-breaker-fleet` crate's guide.
@@ -61,3 +62,6 @@ pub mod verification {}
 
 #[doc = include_str!("../docs/performance.md")]
 pub mod performance {}
+
+#[doc = include_str!("../docs/loom.md")]
+pub mod loom {}

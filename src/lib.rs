@@ -125,6 +125,7 @@
 //!   [`Circuit::classify`] and with the layer, a rejection as a 503 with `Retry-After`.
 //! - [`guide::python`], [`guide::comparison`], [`guide::verification`],
 //!   [`guide::performance`].
+//! - [`guide::loom`]: model-checking your own concurrent code around the breaker with loom.
 //! - [`remote`]: the hooks the `async-breaker-fleet` crate uses to share one breaker across
 //!   every replica of a service through Redis or Valkey. Every transition says why it happened
 //!   ([`Cause`]: the breaker's own calls, manual control, or the fleet with its [`Reason`]).
