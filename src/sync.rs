@@ -9,6 +9,13 @@
 //! [`atomic`] is for the atomics loom does not model (counters that are never a decision
 //! input): the standard library's, or portable-atomic's with the feature, under loom too.
 
+// The one error a user should see on such a target, rather than a missing `AtomicU64`.
+#[cfg(all(not(target_has_atomic = "64"), not(feature = "portable-atomic")))]
+compile_error!(
+    "async-breaker needs 64-bit atomics, which this target does not have: enable the crate's \
+     `portable-atomic` feature (the crate's guide::embedded says how)"
+);
+
 #[cfg(async_breaker_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(async_breaker_loom)]
