@@ -2,6 +2,7 @@
 //! [`crate::word`], and the reading API.
 
 use alloc::boxed::Box;
+#[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
 use core::fmt;
 use core::time::Duration;
@@ -16,7 +17,9 @@ use crate::config::{Builder, Config};
 use crate::error::{Error, OpenError};
 use crate::names::{self, Name, Named};
 use crate::observe::{Counter, Hooks, MetricsSnapshot, Transition};
-use crate::permit::{OwnedPermit, Permit, Slot};
+#[cfg(target_has_atomic = "ptr")]
+use crate::permit::OwnedPermit;
+use crate::permit::{Permit, Slot};
 use crate::probes::{Join, Rounds, Success};
 use crate::sync::{AtomicU64, Ordering};
 use crate::window::Window;
@@ -779,7 +782,8 @@ impl<C> CircuitBreaker<C> {
     }
 
     /// Like [`try_acquire`](Self::try_acquire), but the permit owns a handle to the breaker,
-    /// so it is `'static` and can move into a spawned task or another thread.
+    /// so it is `'static` and can move into a spawned task or another thread. Only on targets
+    /// with a pointer-sized compare-exchange, where `alloc::sync::Arc` exists (not thumbv6m).
     ///
     /// # Errors
     ///
@@ -792,6 +796,8 @@ impl<C> CircuitBreaker<C> {
     /// std::thread::spawn(move || permit.success()).join().unwrap();
     /// # Ok::<(), async_breaker::OpenError>(())
     /// ```
+    #[cfg(target_has_atomic = "ptr")]
+    #[cfg_attr(docsrs, doc(cfg(target_has_atomic = "ptr")))]
     pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedPermit<C>, OpenError> {
         self.admit()
             .map(|ticket| OwnedPermit::new(Slot::new(Arc::clone(self), ticket)))

@@ -212,13 +212,13 @@ pub(crate) fn duration_millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The clock a breaker reads: the process-wide default ([`QuantaClock::shared`]), or any other
-/// behind an `Arc`. 16 bytes either way.
-#[derive(Clone)]
+/// The clock a breaker reads: the process-wide default ([`QuantaClock::shared`]), or any other,
+/// owned by the breaker in a `Box` (a `Box`, not an `Arc`: nothing else holds it, and a `Box`
+/// exists on targets without pointer-sized atomics too). 16 bytes either way.
 pub(crate) enum TimeSource {
     #[cfg(feature = "std")]
     Quanta(&'static QuantaClock),
-    Custom(alloc::sync::Arc<dyn Clock>),
+    Custom(alloc::boxed::Box<dyn Clock>),
 }
 
 impl TimeSource {

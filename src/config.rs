@@ -2,7 +2,6 @@
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
-use alloc::sync::Arc;
 use core::time::Duration;
 
 use crate::classify::{AnyError, ErrorType, ErrorTypes};
@@ -759,7 +758,7 @@ impl<C> Builder<C> {
     /// the clock given here. Pass a [`ManualClock`](crate::ManualClock) to drive the breaker
     /// from a test.
     pub fn clock(mut self, clock: impl Clock) -> Builder<C> {
-        self.clock = Some(TimeSource::Custom(Arc::new(clock)));
+        self.clock = Some(TimeSource::Custom(Box::new(clock)));
         self
     }
 
@@ -770,7 +769,7 @@ impl<C> Builder<C> {
         mut self,
         listener: impl Fn(&Transition<'_>) + Send + Sync + 'static,
     ) -> Builder<C> {
-        self.hooks.listener = Some(Arc::new(listener));
+        self.hooks.listener = Some(Box::new(listener));
         self
     }
 

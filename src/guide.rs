@@ -9,6 +9,7 @@
 //! | `tower` (feature `tower`) | guarding any tower `Service`; axum routes (feature `axum`) |
 //! | `http` (features `http` and `tower`) | counting 5xx responses with the combinator and the layer, answering 503 with `Retry-After` |
 //! | `attribute` (feature `macros`) | the `#[circuit]` attribute |
+//! | [`embedded`] | microcontrollers without 64-bit atomics (feature `portable-atomic`), a clock from a hardware timer, what lock-free means there |
 //! | [`python`] | coming from Python's `circuitbreaker` and `aiocircuitbreaker` |
 //! | [`comparison`] | against failsafe, recloser, circuitbreaker-rs, tower-resilience, resilience4j, gobreaker, Polly |
 //! | [`verification`] | every check, what it proves, and the command that reproduces it |
@@ -50,6 +51,9 @@ pub mod http {}
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 #[doc = include_str!("../docs/attribute.md")]
 pub mod attribute {}
+
+#[doc = include_str!("../docs/embedded.md")]
+pub mod embedded {}
 
 #[doc = include_str!("../docs/python.md")]
 pub mod python {}

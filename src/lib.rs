@@ -123,6 +123,8 @@
 //! - `guide::tower` and `guide::attribute` (features `tower`, `macros`).
 //! - `guide::http` (features `http`, `tower`): 5xx responses as failures with
 //!   [`Circuit::classify`] and with the layer, a rejection as a 503 with `Retry-After`.
+//! - [`guide::embedded`]: microcontrollers without 64-bit atomics (feature `portable-atomic`),
+//!   a [`Clock`] from a hardware timer, and what lock-free means there.
 //! - [`guide::python`], [`guide::comparison`], [`guide::verification`],
 //!   [`guide::performance`].
 //! - [`guide::loom`]: model-checking your own concurrent code around the breaker with loom.
@@ -134,7 +136,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `std` | yes | the default [`QuantaClock`], [`CircuitBreaker::new`], the [`Registry`]; without it the crate is `no_std` (it needs `alloc` and 64-bit atomics, and every breaker takes a [`Clock`]) |
+//! | `std` | yes | the default [`QuantaClock`], [`CircuitBreaker::new`], the [`Registry`]; without it the crate is `no_std` (it needs `alloc` and 64-bit atomics, or `portable-atomic`, and every breaker takes a [`Clock`]) |
+//! | `portable-atomic` | no | every atomic from the `portable-atomic` crate, for targets without a 64-bit compare-exchange (`thumbv6m`, `thumbv7m`/`thumbv7em`, `riscv32imac`): built and run under QEMU for `thumbv6m`, `thumbv7em` and `riscv32imac` ([`guide::embedded`]) |
 //! | `macros` | no | the `#[circuit]` attribute for `async fn` and `fn` |
 //! | `tower` | no | a tower `Layer` and `Service` |
 //! | `http` | no | `HttpClassifier` (5xx responses count as failures, for [`Circuit::classify`] and the tower layer) and [`OpenError::to_http_response`] (a 503 with `Retry-After`) |
@@ -143,8 +146,28 @@
 //! | `metrics` | no | `Builder::export_metrics`: calls, transitions and state through the `metrics` facade, for any exporter (Prometheus, OpenTelemetry, ...) |
 //! | `serde` | no | [`Config`] and its policies deserialize from any serde format; `Breakers`, a file's named breakers, builds a [`Registry`]; `duration`, the files' human durations (`"1m30s"`) for your own settings |
 //!
-//! Targets without a 64-bit compare-exchange (for example `thumbv6m`, `thumbv7m`, `riscv32imac`)
-//! are not supported: the whole design is one `AtomicU64`.
+//! # Without `std`, on a microcontroller
+//!
+//! Without the `std` feature the crate is `no_std` with `alloc`, and every breaker is built with
+//! a [`Clock`] of your own (a hardware timer's tick count will do). Its whole state is one
+//! `AtomicU64`, so a target needs a 64-bit compare-exchange; microcontrollers without one
+//! (Cortex-M0/M0+, Cortex-M3/M4/M7/M33, `riscv32imac`) get it from the `portable-atomic`
+//! feature:
+//!
+//! ```toml
+//! async-breaker = { version = "0.1", default-features = false, features = ["portable-atomic"] }
+//! ```
+//!
+//! A target without any compare-exchange (`thumbv6m`) also needs portable-atomic's
+//! `critical-section` or `unsafe-assume-single-core` feature, your choice as with embassy or
+//! heapless. Lock-free then means: the word changes inside a critical section a few instructions
+//! long (interrupts disabled, on a single core), and nothing waits behind another caller. On a
+//! 32-bit target with portable-atomic's defaults the 64-bit word is guarded by a short global
+//! spin lock instead, which an interrupt handler must not need (choose
+//! `unsafe-assume-single-core` there to use a breaker from interrupts). The methods that take an
+//! `Arc<CircuitBreaker>` exist only where `alloc::sync::Arc` does (not on `thumbv6m`); a
+//! `&'static CircuitBreaker` serves there. [`guide::embedded`] has the dependency lines, a
+//! clock from a timer, every target's meaning of lock-free, and the QEMU tests.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -220,7 +243,10 @@ pub use crate::future::{Circuit, CircuitExt, Classified};
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub use crate::http::HttpClassifier;
 pub use crate::observe::{MetricsSnapshot, Transition};
-pub use crate::permit::{BreakerHandle, OwnedPermit, Permit};
+#[cfg(target_has_atomic = "ptr")]
+#[cfg_attr(docsrs, doc(cfg(target_has_atomic = "ptr")))]
+pub use crate::permit::OwnedPermit;
+pub use crate::permit::{BreakerHandle, Permit};
 pub use crate::probes::{HalfOpen, MAX_HALF_OPEN_PROBES};
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]

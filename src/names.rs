@@ -24,6 +24,7 @@
 use alloc::borrow::Cow;
 
 /// What a rejection reads as its name when every breaker with that name has been dropped.
+#[cfg(feature = "std")]
 pub(crate) const DROPPED: &str = "<dropped breaker>";
 
 /// The name of a breaker that was given none.

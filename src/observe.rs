@@ -5,13 +5,13 @@
 //! transition, by the caller whose compare-exchange made it, after the new state is installed
 //! and outside any lock; a panic in a listener is caught and cannot corrupt the breaker.
 
-use alloc::sync::Arc;
+use alloc::boxed::Box;
 use core::fmt;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 
 use crossbeam_utils::CachePadded;
 
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::{Cause, State};
 
 /// One state change of a breaker, as passed to a listener registered with
@@ -124,8 +124,8 @@ impl fmt::Display for Transition<'_> {
     }
 }
 
-/// A state-change listener.
-pub(crate) type Listener = Arc<dyn Fn(&Transition<'_>) + Send + Sync>;
+/// A state-change listener, owned by its breaker alone.
+pub(crate) type Listener = Box<dyn Fn(&Transition<'_>) + Send + Sync>;
 
 /// What the breaker counted, from [`CircuitBreaker::metrics`](crate::CircuitBreaker::metrics).
 ///

@@ -1,5 +1,6 @@
 //! Permits: one admitted call's claim on the breaker, released on drop.
 
+#[cfg(target_has_atomic = "ptr")]
 use alloc::sync::Arc;
 use core::fmt;
 
@@ -10,6 +11,10 @@ use crate::word::Ticket;
 /// Anything that leads to a breaker: `&CircuitBreaker`, `&Arc<CircuitBreaker>` or an owned
 /// `Arc<CircuitBreaker>`. The future combinator and permits hold one, so the same code serves
 /// borrowed and `'static` uses.
+///
+/// The `Arc` implementations exist only where `alloc::sync::Arc` does, on targets with a
+/// pointer-sized compare-exchange (`cfg(target_has_atomic = "ptr")`: not thumbv6m, for
+/// example); a reference works everywhere.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -37,6 +42,8 @@ impl<C> BreakerHandle for &CircuitBreaker<C> {
     }
 }
 
+#[cfg(target_has_atomic = "ptr")]
+#[cfg_attr(docsrs, doc(cfg(target_has_atomic = "ptr")))]
 impl<C> BreakerHandle for &Arc<CircuitBreaker<C>> {
     type Classifier = C;
 
@@ -45,6 +52,8 @@ impl<C> BreakerHandle for &Arc<CircuitBreaker<C>> {
     }
 }
 
+#[cfg(target_has_atomic = "ptr")]
+#[cfg_attr(docsrs, doc(cfg(target_has_atomic = "ptr")))]
 impl<C> BreakerHandle for Arc<CircuitBreaker<C>> {
     type Classifier = C;
 
@@ -236,6 +245,10 @@ impl<C> fmt::Debug for Permit<'_, C> {
 /// A [`Permit`] that owns an `Arc` of its breaker, so it is `'static`: from
 /// [`CircuitBreaker::try_acquire_owned`]. Same methods, same cancel safety.
 ///
+/// Only on targets with a pointer-sized compare-exchange, where `alloc::sync::Arc` exists
+/// (`cfg(target_has_atomic = "ptr")`); on the others (thumbv6m) a [`Permit`] borrows the
+/// breaker, which a `static` breaker makes `'static` too.
+///
 /// ```
 /// use std::sync::Arc;
 /// let breaker = Arc::new(async_breaker::CircuitBreaker::new());
@@ -245,11 +258,14 @@ impl<C> fmt::Debug for Permit<'_, C> {
 /// assert_eq!(breaker.failure_count(), 1);
 /// # Ok::<(), async_breaker::OpenError>(())
 /// ```
+#[cfg(target_has_atomic = "ptr")]
+#[cfg_attr(docsrs, doc(cfg(target_has_atomic = "ptr")))]
 #[must_use = "a permit records nothing unless you report an outcome; dropping it releases it"]
 pub struct OwnedPermit<C = AnyError> {
     slot: Slot<Arc<CircuitBreaker<C>>>,
 }
 
+#[cfg(target_has_atomic = "ptr")]
 impl<C> OwnedPermit<C> {
     pub(crate) fn new(slot: Slot<Arc<CircuitBreaker<C>>>) -> OwnedPermit<C> {
         OwnedPermit { slot }
@@ -258,6 +274,7 @@ impl<C> OwnedPermit<C> {
     permit_methods!();
 }
 
+#[cfg(target_has_atomic = "ptr")]
 impl<C> fmt::Debug for OwnedPermit<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.slot.fmt(f)
