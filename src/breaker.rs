@@ -95,10 +95,17 @@ impl CircuitBreaker<AnyError> {
     /// let breaker = async_breaker::CircuitBreaker::new();
     /// assert_eq!(breaker.failure_threshold(), 5);
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// Only in a build for loom models (`--cfg async_breaker_loom`), which has no default clock:
+    /// build the breaker with [`Builder::clock`] and a [`ManualClock`](crate::ManualClock)
+    /// there (see the [loom guide](crate::guide::loom)).
     pub fn new() -> CircuitBreaker<AnyError> {
         match Config::new().build() {
             Ok(breaker) => breaker,
-            Err(_) => unreachable!("the default configuration is valid"),
+            // Unreachable but under `--cfg async_breaker_loom` (no default clock there).
+            Err(e) => panic!("CircuitBreaker::new: {e}"),
         }
     }
 }

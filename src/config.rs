@@ -52,9 +52,13 @@ pub enum ConfigError {
         /// The largest accepted value.
         max: Duration,
     },
-    /// No clock was given, and there is no default one: without the `std` feature the breaker
-    /// needs a [`Clock`] from [`Builder::clock`].
-    #[error("a clock is required: without the `std` feature there is no default clock")]
+    /// No clock was given, and there is no default one: without the `std` feature (and in a
+    /// build for loom models, `--cfg async_breaker_loom`) the breaker needs a [`Clock`] from
+    /// [`Builder::clock`], such as a [`ManualClock`](crate::ManualClock).
+    #[error(
+        "a clock is required: without the `std` feature, or under `--cfg async_breaker_loom`, \
+         there is no default clock (give one with `Builder::clock`, e.g. a `ManualClock`)"
+    )]
     MissingClock,
     /// The backoff maximum was below the recovery timeout or above [`MAX_RECOVERY_TIMEOUT`].
     #[error(
@@ -840,11 +844,13 @@ impl<C> Builder<C> {
     /// A [`ConfigError`] naming the first setting that is out of range.
     pub fn build(self) -> Result<CircuitBreaker<C>, ConfigError> {
         let policy = self.config.policy()?;
-        #[cfg(feature = "std")]
+        #[cfg(all(feature = "std", not(async_breaker_loom)))]
         let clock = self
             .clock
             .unwrap_or_else(|| TimeSource::Quanta(crate::clock::QuantaClock::shared()));
-        #[cfg(not(feature = "std"))]
+        // Inside a loom model the real-time clock would make the model nondeterministic (loom
+        // cannot see it), so there is no default clock there either.
+        #[cfg(any(not(feature = "std"), async_breaker_loom))]
         let Some(clock) = self.clock
         else {
             return Err(ConfigError::MissingClock);
