@@ -50,8 +50,9 @@ inside() {
 
 # path | budget in instructions per iteration (0: report only) | functions it must not reach
 checks=(
-    "closed-success|56|settle_slow|call_slow|admit_slow"
-    "closed-failure|150|settle_slow|call_slow|admit_slow|report_change"
+    "closed-success|56|settle_other|settle_slow|call_slow|admit_slow"
+    "closed-failure|156|settle_other|settle_slow|call_slow|admit_slow|report_change"
+    "future-success|54|settle_other|settle_slow|admit_slow"
     "open-reject|240|report_change"
     "floor-success|0|"
     "floor-rmw|0|"

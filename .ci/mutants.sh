@@ -155,7 +155,7 @@ full() {
     # the library's unit tests built without `std`.
     if [ ! -e target/mutants/nostd.done ]; then
         run_mutants --config .ci/mutants-nostd.toml --package async-breaker --no-default-features \
-            --profile mutants --file src/intern/list.rs --cargo-arg=--lib "${iterate[@]}" \
+            --profile mutants --file src/names/leaked.rs --cargo-arg=--lib "${iterate[@]}" \
             --timeout 300 --output target/mutants/nostd
         touch target/mutants/nostd.done
     fi

@@ -51,6 +51,9 @@
 //! | `two_threads_closed_success`       | 1 call on *each* of 2 threads sharing one breaker         |
 //! | `one_thread_open_reject`           | like above, breaker open                                  |
 //! | `two_threads_open_reject`          | like above, breaker open                                  |
+//! | `one_thread_closed_failure`        | 1 failing call then 1 successful call, on 1 thread         |
+//! | `two_threads_closed_failure`       | the same on *each* of 2 threads: a failure storm, each     |
+//! |                                    | thread's success resetting what both counted              |
 //! | `build`                            | build one breaker (ours only; see the group's comment)    |
 //!
 //! Configuration shared by every contestant: open after 5 consecutive failures (except
@@ -59,7 +62,12 @@
 //!
 //! `bare` is "no breaker bookkeeping at all": one `Relaxed` load of an `open` flag, then the
 //! closure is called directly (or a rejection is returned if the flag is set). Nothing is
-//! recorded. It is the floor that any breaker must at least pay, not a real breaker.
+//! recorded.
+//!
+//! `floor` is what the hardware asks of each path, and nothing more (see its section): a load
+//! for a closed success, a load and one atomic read-modify-write per counted outcome, a load
+//! and a time-stamp counter read per rejection. `scripts/bench_chart.py` reports each path of
+//! ours as a ratio to it.
 //!
 //! Every benchmark checks the breaker's state before and after it is measured, so a
 //! misconfiguration fails the run instead of quietly measuring the wrong path.
@@ -1141,11 +1149,16 @@ fn half_open_probe_in_flight_reject(c: &mut Criterion) {
         format!("upstream-{}", black_box("c.example")),
     );
 
-    // `bare` has a single flag; "probe in flight" is that flag being set.
+    // `bare` has a single flag; "probe in flight" is that flag being set. `floor` also reads
+    // the clock, as a rejection must to know whether the probe's deadline has passed.
     let cb = <Bare as Contestant>::new_breaker();
     cb.trip();
     expect(&cb, succeed, Outcome::Rejected, "probe in flight");
     g.bench_function(<Bare as Contestant>::NAME, |b| b.iter(|| cb.call(succeed)));
+    let cb = <Floor as Contestant>::new_breaker();
+    cb.trip();
+    expect(&cb, succeed, Outcome::Rejected, "probe in flight");
+    g.bench_function(<Floor as Contestant>::NAME, |b| b.iter(|| cb.call(succeed)));
     g.finish();
 }
 

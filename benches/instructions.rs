@@ -10,11 +10,14 @@
 //! the names in [`PATHS`]. Timings are `benches/compare.rs`'s job; this file only says how much
 //! work each path is.
 
+use std::future::{ready, Future};
 use std::hint::black_box;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_breaker::{CircuitBreaker, Error, ManualClock};
+use async_breaker::{CircuitBreaker, CircuitExt, Error, ManualClock};
 
 /// Every path this binary runs, with what one iteration is.
 const PATHS: &[(&str, &str)] = &[
@@ -22,6 +25,10 @@ const PATHS: &[(&str, &str)] = &[
     (
         "closed-failure",
         "one failing call then one successful call (the success resets the count)",
+    ),
+    (
+        "future-success",
+        "a guarded future that is ready at once, polled once (no executor)",
     ),
     ("open-reject", "one call rejected by an open breaker"),
     (
@@ -71,6 +78,19 @@ fn run(path: &str, iterations: u64) -> Result<(), String> {
                 let failed = black_box(breaker.call(|| op(false)));
                 assert!(matches!(failed, Err(Error::Inner(2))), "{failed:?}");
                 black_box(breaker.call(|| op(true))).map_err(|e| e.to_string())?;
+            }
+        }
+        "future-success" => {
+            let breaker = breaker();
+            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            for _ in 0..iterations {
+                let mut call = pin!(ready(op(true)).circuit(&breaker));
+                match call.as_mut().poll(&mut cx) {
+                    Poll::Ready(Ok(v)) => {
+                        black_box(v);
+                    }
+                    other => return Err(format!("expected Ready(Ok(_)), got {other:?}")),
+                }
             }
         }
         "open-reject" => {

@@ -485,19 +485,43 @@ impl<C> CircuitBreaker<C> {
     /// Records the outcome of the call admitted with `ticket` and started at `started` (see
     /// [`call_started`](Self::call_started)). Returns `false` if the outcome was discarded
     /// because the breaker has moved to another cycle since.
+    ///
+    /// Inline, only the commonest case: a plain breaker's closed-state success with no failures
+    /// to reset, one load. The rest is out of line, in two steps so that the counted outcomes
+    /// of a plain breaker pay a small call and not the general path's prologue: see
+    /// [`settle_other`](Self::settle_other).
     #[inline]
     pub(crate) fn settle(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
+        if outcome == Outcome::Success
+            && self.plain()
+            && word::counted(
+                self.load(),
+                ticket,
+                outcome,
+                self.core.policy.failure_threshold,
+            ) == word::Counted::Quiet
+        {
+            return true;
+        }
+        self.settle_other(ticket, outcome, started)
+    }
+
+    /// [`settle`](Self::settle) beyond the quiet success: a plain breaker's closed-state
+    /// outcome through [`settle_counted`](Self::settle_counted), anything else through the
+    /// general path.
+    #[inline(never)]
+    fn settle_other(&self, ticket: Ticket, outcome: Outcome, started: u64) -> bool {
         if self.plain() && ticket.is_closed() {
             return self.settle_counted(ticket, outcome);
         }
         self.settle_slow(ticket, outcome, started)
     }
 
-    /// [`settle`](Self::settle) for a closed-state ticket of a plain breaker (the caller knows
-    /// both): inline, one load for a success with no failures to reset or an ignored outcome,
-    /// one load and one compare-exchange for a failure below the threshold or a success that
-    /// resets the count ([`word::counted`]). Anything else, or a lost race for the word, takes
-    /// the general path.
+    /// The outcome of a closed-state ticket of a plain breaker (the caller knows both): one
+    /// load for a success with no failures to reset or an ignored outcome, one load and one
+    /// compare-exchange for a failure below the threshold or a success that resets the count
+    /// ([`word::counted`]). Anything else, or a lost race for the word, takes the general path.
+    /// Inline into the sync [`call`](Self::call), so that its counted outcomes make no call.
     #[inline]
     pub(crate) fn settle_counted(&self, ticket: Ticket, outcome: Outcome) -> bool {
         let current = self.load();
