@@ -169,10 +169,17 @@ mod side {
         hold & UNTIL_MASK
     }
 
+    #[cfg(test)]
     pub(super) const fn note(hold: u64) -> Reason {
+        Reason::unpacked(note_bits(hold))
+    }
+
+    /// The note as [`Reason::packed`] bits.
+    pub(super) const fn note_bits(hold: u64) -> u32 {
         // Masked to 19 bits, so the cast keeps every bit.
         #[allow(clippy::cast_possible_truncation)]
-        Reason::unpacked(((hold & NOTE_MASK) >> UNTIL_BITS) as u32)
+        let bits = ((hold & NOTE_MASK) >> UNTIL_BITS) as u32;
+        bits
     }
 
     pub(super) const fn demand(hold: u64) -> bool {
@@ -708,7 +715,7 @@ impl<C> CircuitBreaker<C> {
     /// [`take_demand`](crate::remote::Remote::take_demand): the flag is written only if it is
     /// not set yet, so the callers turned away in one such period write it once between them.
     /// The caller that sets it rings the bell.
-    #[inline(never)]
+    #[inline]
     fn reject_held(&self, w: Word, now: &mut LazyNow<'_>) -> OpenError {
         let hold = self.core.hold.load(Ordering::Relaxed);
         let remaining_ms = word::held_remaining(w, side::until(hold), now.get());
@@ -718,10 +725,10 @@ impl<C> CircuitBreaker<C> {
         {
             self.core.bell.ring();
         }
-        self.rejected(OpenError::held(
+        self.rejected(OpenError::held_packed(
             self.handle(),
             remaining_ms,
-            side::note(hold),
+            side::note_bits(hold),
         ))
     }
 

@@ -86,16 +86,16 @@ mod facts {
     }
 
     /// The facts of a rejection by a held breaker with `remaining_ms` of the fleet's open
-    /// period left, held for `reason`.
+    /// period left, held for the reason packed in `reason` ([`Reason::packed`]).
     #[inline]
-    pub(super) fn pack_held(remaining_ms: u64, reason: Reason) -> u64 {
+    pub(super) fn pack_held(remaining_ms: u64, reason: u32) -> u64 {
         let state = if remaining_ms > 0 {
             HELD_OPEN
         } else {
             HELD_HALF_OPEN
         };
         (state << STATE_SHIFT)
-            | (u64::from(reason.packed()) << REMAINING_BITS)
+            | (u64::from(reason) << REMAINING_BITS)
             | remaining_ms.min(REMAINING_MAX)
     }
 
@@ -222,7 +222,15 @@ impl OpenError {
     /// The rejection of a caller by a held breaker with `remaining_ms` of the fleet's open
     /// period left, held for `reason`.
     #[inline]
+    #[cfg(test)]
     pub(crate) fn held(name: Name, remaining_ms: u64, reason: Reason) -> OpenError {
+        OpenError::held_packed(name, remaining_ms, reason.packed())
+    }
+
+    /// [`held`](Self::held) with the reason as [`Reason::packed`] bits, as the breaker keeps
+    /// it: no decoding and encoding again on the rejection path.
+    #[inline]
+    pub(crate) fn held_packed(name: Name, remaining_ms: u64, reason: u32) -> OpenError {
         OpenError {
             name,
             facts: facts::pack_held(remaining_ms, reason),
