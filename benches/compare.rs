@@ -34,6 +34,8 @@
 //! |                              | ring of 128 slots behind a head word                        |                                 |
 //! | `async-breaker+rate1000`     | `.failure_rate(FailureRate::last_calls(1000, 500, 60))`: a  | closed success, closed failure  |
 //! |                              | ring of 1024 slots (8 KiB) behind a head word               |                                 |
+//! | `async-breaker+slow`         | `.slow_call_threshold(1 h)`: every call timed (two clock    | closed success, closed failure  |
+//! |                              | reads); none is slow                                        |                                 |
 //! | `async-breaker+coarse-clock` | `.clock(CoarseClock)`: `quanta::Instant::recent()`, kept    | open reject (1 and 2 threads)   |
 //! |                              | fresh by a quanta upkeep thread (1 ms) started by the bench |                                 |
 //!
@@ -67,7 +69,10 @@
 //! `floor` is what the hardware asks of each path, and nothing more (see its section): a load
 //! for a closed success, a load and one atomic read-modify-write per counted outcome, a load
 //! and a time-stamp counter read per rejection. `scripts/bench_chart.py` reports each path of
-//! ours as a ratio to it.
+//! ours as a ratio to it. Two more floors go with the options that need more work:
+//! `floor+window` (one more read-modify-write per outcome, for a rate window's own word) and
+//! `floor+timed` (a time-stamp counter read before and after each call, for slow-call
+//! detection), in the closed success and closed failure groups.
 //!
 //! Every benchmark checks the breaker's state before and after it is measured, so a
 //! misconfiguration fails the run instead of quietly measuring the wrong path.
@@ -313,6 +318,37 @@ impl<const CALLS: u32> Contestant for OursRate<CALLS> {
             CircuitBreaker::builder()
                 .name("bench")
                 .failure_rate(FailureRate::last_calls(CALLS, CALLS / 2, 60))
+                .recovery_timeout(OPEN_WAIT)
+                .build()
+                .expect("valid breaker configuration"),
+        )
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        self.0.call(f)
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        ours_outcome(out)
+    }
+}
+
+/// `async-breaker` with `.slow_call_threshold(1 h)`: a call is timed (a clock read when it
+/// starts and one when it ends) so that a slow success can count as a failure; no call here is
+/// slow.
+struct OursSlow(CircuitBreaker);
+
+impl Contestant for OursSlow {
+    const NAME: &'static str = "async-breaker+slow";
+    type Out = Result<u64, async_breaker::Error<u64>>;
+
+    fn new_breaker() -> Self {
+        OursSlow(
+            CircuitBreaker::builder()
+                .name("bench")
+                .failure_threshold(FAILURES_TO_OPEN)
+                .slow_call_threshold(OPEN_WAIT)
                 .recovery_timeout(OPEN_WAIT)
                 .build()
                 .expect("valid breaker configuration"),
@@ -760,6 +796,63 @@ impl Contestant for Floor {
     }
 }
 
+/// The floor of a breaker with a rate window (`async-breaker+rate*`): the plain floor, plus
+/// the window's own write on every outcome (one more read-modify-write, on a word of its own).
+struct FloorWindow {
+    floor: Floor,
+    window: AtomicU64,
+}
+
+impl Contestant for FloorWindow {
+    const NAME: &'static str = "floor+window";
+    type Out = Result<u64, BareError>;
+
+    fn new_breaker() -> Self {
+        FloorWindow {
+            floor: <Floor as Contestant>::new_breaker(),
+            window: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        let out = self.floor.call(f);
+        if !matches!(out, Err(BareError::Rejected)) {
+            self.window.fetch_add(1, Ordering::AcqRel);
+        }
+        out
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        Bare::outcome_of(out)
+    }
+}
+
+/// The floor of a breaker that times its calls (`async-breaker+slow`): the plain floor, plus a
+/// time-stamp counter read before and after the call.
+struct FloorTimed(Floor);
+
+impl Contestant for FloorTimed {
+    const NAME: &'static str = "floor+timed";
+    type Out = Result<u64, BareError>;
+
+    fn new_breaker() -> Self {
+        FloorTimed(<Floor as Contestant>::new_breaker())
+    }
+
+    #[inline]
+    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+        let started = self.0.clock.raw();
+        let out = self.0.call(f);
+        black_box(self.0.clock.raw().wrapping_sub(started));
+        out
+    }
+
+    fn outcome(out: &Self::Out) -> Outcome {
+        Bare::outcome_of(out)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // failsafe 1.x
 //
@@ -1007,6 +1100,9 @@ fn closed_success_sync(c: &mut Criterion) {
     closed_success::<OursRate<20>>(&mut g);
     closed_success::<OursRate<100>>(&mut g);
     closed_success::<OursRate<1_000>>(&mut g);
+    closed_success::<OursSlow>(&mut g);
+    closed_success::<FloorWindow>(&mut g);
+    closed_success::<FloorTimed>(&mut g);
     g.finish();
 }
 
@@ -1045,6 +1141,9 @@ fn closed_failure_sync(c: &mut Criterion) {
     closed_failure::<OursRate<20>>(&mut g);
     closed_failure::<OursRate<100>>(&mut g);
     closed_failure::<OursRate<1_000>>(&mut g);
+    closed_failure::<OursSlow>(&mut g);
+    closed_failure::<FloorWindow>(&mut g);
+    closed_failure::<FloorTimed>(&mut g);
     g.finish();
 }
 
@@ -1293,13 +1392,29 @@ fn threaded_groups(c: &mut Criterion) {
 // 7. build: what making one breaker costs, ours only (a breaker per host or per tenant is
 //    built at run time). `async-breaker` reads the default clock; `+manual-clock` takes a
 //    `ManualClock` (one `Arc` of its own), so the difference is what the default clock costs a
-//    build. The breaker is dropped inside the timed loop; it owns nothing to free.
+//    build; `+string-name` names each breaker after a new host. The breaker is dropped inside
+//    the timed loop, freeing what it holds (its name's entry, for a runtime name).
 
 fn build(c: &mut Criterion) {
     let mut g = c.benchmark_group("build");
     g.throughput(Throughput::Elements(1));
     assert_eq!(ours_build().state(), State::Closed);
     g.bench_function(OURS, |b| b.iter(ours_build));
+    // A breaker per upstream host: a runtime name, entered in the table of names at the build
+    // and removed when the breaker is dropped (inside the loop). The name's `String` is made
+    // outside the timed loop's breaker work but inside the loop, as a proxy would.
+    let mut host = 0_u32;
+    g.bench_function(format!("{OURS}+string-name"), |b| {
+        b.iter(|| {
+            host = host.wrapping_add(1);
+            CircuitBreaker::builder()
+                .name(format!("upstream-{host}"))
+                .failure_threshold(FAILURES_TO_OPEN)
+                .recovery_timeout(OPEN_WAIT)
+                .build()
+                .expect("valid breaker configuration")
+        });
+    });
     g.bench_function(format!("{OURS}+manual-clock"), |b| {
         b.iter(|| {
             CircuitBreaker::builder()

@@ -42,11 +42,14 @@ VARIANTS = [
     f"{OURS}+rate",
     f"{OURS}+rate100",
     f"{OURS}+rate1000",
+    f"{OURS}+slow",
     f"{OURS}+coarse-clock",
 ]
 # Our breaker named at run time (the default contestant has a `&'static str` name).
 NAMES = [f"{OURS}+string-name", f"{OURS}+cow-name"]
-CONTESTANTS = [OURS, *NAMES, *VARIANTS, *PEERS, "bare", "floor"]
+# The floors of the options that need more work than a plain breaker (see benches/compare.rs).
+OPTION_FLOORS = ["floor+window", "floor+timed"]
+CONTESTANTS = [OURS, *NAMES, *VARIANTS, *PEERS, "bare", "floor", *OPTION_FLOORS]
 COLORS = {
     OURS: "#1f77b4",
     f"{OURS}+metrics": "#6baed6",
@@ -63,6 +66,9 @@ COLORS = {
     f"{OURS}+cow-name": "#9ecae1",
     "bare": "#7f7f7f",
     "floor": "#252525",
+    "floor+window": "#525252",
+    "floor+timed": "#969696",
+    f"{OURS}+slow": "#bcbddc",
 }
 # Short labels for table headers.
 SHORT = {
@@ -72,6 +78,7 @@ SHORT = {
     f"{OURS}+rate": "ours+rate",
     f"{OURS}+rate100": "ours+rate100",
     f"{OURS}+rate1000": "ours+rate1000",
+    f"{OURS}+slow": "ours+slow",
     f"{OURS}+coarse-clock": "ours+coarse-clock",
     f"{OURS}+string-name": "ours, String name",
     f"{OURS}+cow-name": "ours, Cow name",
