@@ -222,35 +222,46 @@ impl FutureContestant for Ours {
 // ---------------------------------------------------------------------------------------
 // async-breaker opt-in variants: what each costs against the default `async-breaker`.
 
-/// `async-breaker` with `.metrics()`: every admission and outcome bumps a cache-padded counter
-/// (and the breaker leaves its "plain" closed-state fast paths).
-struct OursMetrics(CircuitBreaker);
+/// A contestant that is our breaker as `$make` builds it: a tuple struct named `$ty`, with
+/// `$name` as its benchmark id. The variants below differ only in how they are built.
+macro_rules! ours_variant {
+    ($(#[$doc:meta])* $ty:ident, $name:literal, $make:expr) => {
+        $(#[$doc])*
+        struct $ty(CircuitBreaker);
 
-impl Contestant for OursMetrics {
-    const NAME: &'static str = "async-breaker+metrics";
-    type Out = Result<u64, async_breaker::Error<u64>>;
+        impl Contestant for $ty {
+            const NAME: &'static str = $name;
+            type Out = Result<u64, async_breaker::Error<u64>>;
 
-    fn new_breaker() -> Self {
-        OursMetrics(
-            CircuitBreaker::builder()
-                .name("bench")
-                .failure_threshold(FAILURES_TO_OPEN)
-                .recovery_timeout(OPEN_WAIT)
-                .metrics()
-                .build()
-                .expect("valid breaker configuration"),
-        )
-    }
+            fn new_breaker() -> Self {
+                $ty($make)
+            }
 
-    #[inline]
-    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
-        self.0.call(f)
-    }
+            #[inline]
+            fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
+                self.0.call(f)
+            }
 
-    fn outcome(out: &Self::Out) -> Outcome {
-        ours_outcome(out)
-    }
+            fn outcome(out: &Self::Out) -> Outcome {
+                ours_outcome(out)
+            }
+        }
+    };
 }
+
+ours_variant!(
+    /// `async-breaker` with `.metrics()`: every admission and outcome bumps a cache-padded
+    /// counter (and the breaker leaves its "plain" closed-state fast paths).
+    OursMetrics,
+    "async-breaker+metrics",
+    CircuitBreaker::builder()
+        .name("bench")
+        .failure_threshold(FAILURES_TO_OPEN)
+        .recovery_timeout(OPEN_WAIT)
+        .metrics()
+        .build()
+        .expect("valid breaker configuration")
+);
 
 /// `async-breaker` with `.export_metrics()` (feature `metrics`), its handles registered with a
 /// `metrics-exporter-prometheus` recorder (what a service scraped by Prometheus runs): every
@@ -334,36 +345,20 @@ impl<const CALLS: u32> Contestant for OursRate<CALLS> {
     }
 }
 
-/// `async-breaker` with `.slow_call_threshold(1 h)`: a call is timed (a clock read when it
-/// starts and one when it ends) so that a slow success can count as a failure; no call here is
-/// slow.
-struct OursSlow(CircuitBreaker);
-
-impl Contestant for OursSlow {
-    const NAME: &'static str = "async-breaker+slow";
-    type Out = Result<u64, async_breaker::Error<u64>>;
-
-    fn new_breaker() -> Self {
-        OursSlow(
-            CircuitBreaker::builder()
-                .name("bench")
-                .failure_threshold(FAILURES_TO_OPEN)
-                .slow_call_threshold(OPEN_WAIT)
-                .recovery_timeout(OPEN_WAIT)
-                .build()
-                .expect("valid breaker configuration"),
-        )
-    }
-
-    #[inline]
-    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
-        self.0.call(f)
-    }
-
-    fn outcome(out: &Self::Out) -> Outcome {
-        ours_outcome(out)
-    }
-}
+ours_variant!(
+    /// `async-breaker` with `.slow_call_threshold(1 h)`: a call is timed (a clock read when it
+    /// starts and one when it ends) so that a slow success can count as a failure; no call
+    /// here is slow.
+    OursSlow,
+    "async-breaker+slow",
+    CircuitBreaker::builder()
+        .name("bench")
+        .failure_threshold(FAILURES_TO_OPEN)
+        .slow_call_threshold(OPEN_WAIT)
+        .recovery_timeout(OPEN_WAIT)
+        .build()
+        .expect("valid breaker configuration")
+);
 
 /// A coarse clock: `quanta::Instant::recent()`, one relaxed load of a global that quanta's
 /// upkeep thread refreshes every `UPKEEP_INTERVAL`, instead of the default clock's `raw()`
@@ -426,14 +421,6 @@ impl Contestant for OursCoarse {
     }
 }
 
-/// `async-breaker` named at run time, as a per-host breaker is
-/// (`.name(format!("upstream-{host}"))`): the name is a `String`. The default `async-breaker`
-/// contestant has a `&'static str` name.
-struct OursStringName(CircuitBreaker);
-
-/// `async-breaker` named with a `Cow::Owned` (the other runtime kind of name).
-struct OursCowName(CircuitBreaker);
-
 fn ours_named(name: impl Into<std::borrow::Cow<'static, str>>) -> CircuitBreaker {
     CircuitBreaker::builder()
         .name(name)
@@ -443,43 +430,24 @@ fn ours_named(name: impl Into<std::borrow::Cow<'static, str>>) -> CircuitBreaker
         .expect("valid breaker configuration")
 }
 
-impl Contestant for OursStringName {
-    const NAME: &'static str = "async-breaker+string-name";
-    type Out = Result<u64, async_breaker::Error<u64>>;
+ours_variant!(
+    /// `async-breaker` named at run time, as a per-host breaker is
+    /// (`.name(format!("upstream-{host}"))`): the name is a `String`. The default
+    /// `async-breaker` contestant has a `&'static str` name.
+    OursStringName,
+    "async-breaker+string-name",
+    ours_named(format!("upstream-{}", black_box("a.example")))
+);
 
-    fn new_breaker() -> Self {
-        OursStringName(ours_named(format!("upstream-{}", black_box("a.example"))))
-    }
-
-    #[inline]
-    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
-        self.0.call(f)
-    }
-
-    fn outcome(out: &Self::Out) -> Outcome {
-        ours_outcome(out)
-    }
-}
-
-impl Contestant for OursCowName {
-    const NAME: &'static str = "async-breaker+cow-name";
-    type Out = Result<u64, async_breaker::Error<u64>>;
-
-    fn new_breaker() -> Self {
-        let name: std::borrow::Cow<'static, str> =
-            std::borrow::Cow::Owned(format!("upstream-{}", black_box("b.example")));
-        OursCowName(ours_named(name))
-    }
-
-    #[inline]
-    fn call<F: FnOnce() -> Op>(&self, f: F) -> Self::Out {
-        self.0.call(f)
-    }
-
-    fn outcome(out: &Self::Out) -> Outcome {
-        ours_outcome(out)
-    }
-}
+ours_variant!(
+    /// `async-breaker` named with a `Cow::Owned` (the other runtime kind of name).
+    OursCowName,
+    "async-breaker+cow-name",
+    ours_named(std::borrow::Cow::<'static, str>::Owned(format!(
+        "upstream-{}",
+        black_box("b.example")
+    )))
+);
 
 // ---------------------------------------------------------------------------------------
 // circuitbreaker-rs 0.1
