@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A guard on the hot paths that no machine load can blur: callgrind (valgrind) counts the
-# instructions of benches/instructions.rs, the same count whatever else the machine is doing.
+# instructions of tests/hotpath, the same count whatever else the machine is doing.
 #
 # Each path runs twice, with 1 000 and 11 000 iterations; the difference over 10 000 is one
 # iteration, start-up and set-up subtracted. Two checks per path:
@@ -24,13 +24,11 @@ if ! command -v valgrind >/dev/null || ! command -v callgrind_annotate >/dev/nul
     fi
 fi
 
-bin=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "instructions" and m.get("executable"):
-        print(m["executable"])')
-test -x "${bin}" || { echo "hotpath: the instructions bench did not build" >&2; exit 1; }
+# A package of its own (tests/hotpath), so this release build compiles only the library.
+export CARGO_TARGET_DIR="${HOTPATH_TARGET_DIR:-$PWD/target/hotpath}"
+cargo build --release --locked --manifest-path tests/hotpath/Cargo.toml
+bin="${CARGO_TARGET_DIR}/release/async-breaker-hotpath"
+test -x "${bin}" || { echo "hotpath: tests/hotpath did not build" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "${work}"' EXIT

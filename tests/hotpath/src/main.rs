@@ -6,15 +6,16 @@
 //! the difference over 10 000 is the cost of one iteration, set-up and process start-up
 //! subtracted. The script fails if a path costs more than its budget there.
 //!
-//! Run by hand: `cargo bench --bench instructions -- <path> <iterations>`, with `<path>` one of
-//! the names in [`PATHS`]. Timings are `benches/compare.rs`'s job; this file only says how much
-//! work each path is.
+//! Run by hand: `cargo run --release --manifest-path tests/hotpath/Cargo.toml -- <path>
+//! <iterations>`, with `<path>` one of the names in [`PATHS`]. Timings are
+//! `benches/compare.rs`'s job; this program only says how much work each path is.
 
 use std::future::{ready, Future};
 use std::hint::black_box;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use async_breaker::{CircuitBreaker, CircuitExt, Error, ManualClock};
@@ -49,7 +50,7 @@ fn breaker() -> CircuitBreaker {
     CircuitBreaker::builder()
         .name("instructions")
         .failure_threshold(5)
-        .recovery_timeout(Duration::from_secs(3_600))
+        .recovery_timeout(Duration::from_hours(1))
         .clock(ManualClock::new())
         .build()
         .expect("valid breaker configuration")
@@ -62,6 +63,13 @@ fn op(ok: bool) -> Result<u64, u64> {
     } else {
         Err(2)
     }
+}
+
+/// A waker that does nothing: the futures here are ready at once.
+struct Noop;
+
+impl Wake for Noop {
+    fn wake(self: Arc<Self>) {}
 }
 
 fn run(path: &str, iterations: u64) -> Result<(), String> {
@@ -82,7 +90,8 @@ fn run(path: &str, iterations: u64) -> Result<(), String> {
         }
         "future-success" => {
             let breaker = breaker();
-            let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+            let waker = Waker::from(Arc::new(Noop));
+            let mut cx = Context::from_waker(&waker);
             for _ in 0..iterations {
                 let mut call = pin!(ready(op(true)).circuit(&breaker));
                 match call.as_mut().poll(&mut cx) {
@@ -129,19 +138,13 @@ fn run(path: &str, iterations: u64) -> Result<(), String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    // `cargo bench` passes `--bench`; the paths take no flags.
-    let args: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let [path, n] = args.as_slice() else {
         eprintln!("usage: instructions <path> <iterations>; paths:");
         for (name, what) in PATHS {
             eprintln!("  {name:16} {what}");
         }
-        // A plain `cargo bench` runs every bench binary without arguments: nothing to do.
-        return;
+        std::process::exit(2);
     };
     let iterations = n.parse::<u64>().unwrap_or(0);
     if let Err(e) = run(path, iterations) {
