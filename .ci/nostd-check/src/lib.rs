@@ -29,7 +29,11 @@ pub const SENSOR: Config = Config::new()
 /// # Errors
 /// A `ConfigError` if the preset is invalid.
 pub fn sensor_breaker(ticks: &'static AtomicU64) -> Result<CircuitBreaker, ConfigError> {
-    SENSOR.builder().name("sensor").clock(TickClock(ticks)).build()
+    SENSOR
+        .builder()
+        .name("sensor")
+        .clock(TickClock(ticks))
+        .build()
 }
 
 /// Without `std` there is no default clock: building without one is a typed error.
